@@ -1,0 +1,94 @@
+/** The `sendwell` command. Exit codes follow sysexits(3); see the README. */
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError, Option } from 'commander';
+import { EXIT, SendwellError } from '../errors.js';
+import { PRESETS } from '../config/presets.js';
+import { configCommand, initCommand, lintCommand } from './commands.js';
+import { reportError, processIo, type Io } from './output.js';
+import { sendCommand, type SendFlags } from './send.js';
+
+const collect = (v: string, prev: string[]) => [...prev, v];
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+export function buildProgram(io: Io, setExit: (code: number) => void): Command {
+  const program = new Command('sendwell')
+    .description('Send mail well from scripts, cron jobs, web forms and installed software.')
+    .version(version())
+    .exitOverride()
+    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
+    .showHelpAfterError('(run with --help for usage)');
+
+  program
+    .command('send')
+    .description('compose, check and send one mail (exit 0 sent, 65 refused by policy, 67 unknown recipient, 69 refused, 75 try again later)')
+    .option('--from <address>', 'From address, e.g. "Jane Doe <jane@example.org>" (default: [sender] from)')
+    .option('--to <address>', 'recipient (repeatable)', collect, [])
+    .option('--cc <address>', 'Cc recipient (repeatable)', collect, [])
+    .option('--bcc <address>', 'Bcc recipient (repeatable)', collect, [])
+    .option('--reply-to <address>', 'Reply-To address (R4: no substitute for a valid sender)')
+    .option('--envelope-from <address>', 'envelope sender / bounce address (R3); "" for <>')
+    .option('--subject <text>', 'subject')
+    .option('--text <text>', 'plain-text body')
+    .option('--text-file <file>', 'plain-text body from FILE, - for stdin')
+    .option('--html-file <file>', 'HTML body from FILE, - for stdin; a text part is generated if none is given (R7)')
+    .option('--attach <file>', 'attach FILE (repeatable; R9: prefer links for large files)', collect, [])
+    .option('--header <header>', "extra header 'Name: value' (repeatable)", collect, [])
+    .option('--no-auto-submitted', 'leave out Auto-Submitted: auto-generated (only for mail a person wrote)')
+    .option('--relay <url>', 'relay URL, overrides [relay] url (smtp://, smtp+starttls://, smtps://, sendmail:, capture:DIR)')
+    .option('--config <file>', 'config file (default: $SENDWELL_CONFIG, ./sendwell.toml, /etc/sendwell/sendwell.toml)')
+    .option('--dry-run', 'print the composed message and the lint report; send nothing')
+    .option('--json', 'machine-readable output on stdout')
+    .action(async (flags: SendFlags) => setExit(await sendCommand(flags, io)));
+
+  program
+    .command('lint')
+    .description('check any RFC 5322 message against the guide (exit 0 clean or warnings only, 65 errors)')
+    .argument('<file>', 'message file, - for stdin')
+    .option('--config <file>', 'config file with [policy] settings')
+    .option('--json', 'machine-readable output')
+    .action(async (file: string, flags: { json?: boolean; config?: string }) => setExit(await lintCommand(file, flags, io)));
+
+  program
+    .command('init')
+    .description("write a commented sendwell.toml for one of the guide's connection modes (C1-C3)")
+    .addOption(new Option('--preset <name>', 'connection mode').choices([...PRESETS]).makeOptionMandatory())
+    .option('--host <host>', 'relay host name (submission, smtps, smarthost, local)')
+    .option('--from <address>', 'default From address')
+    .option('--output <file>', 'where to write, - for stdout', 'sendwell.toml')
+    .option('--force', 'overwrite an existing file')
+    .action((flags: { preset?: string; host?: string; from?: string; output: string; force?: boolean }) => setExit(initCommand(flags, io)));
+
+  program
+    .command('config')
+    .description('print the effective configuration (secrets redacted)')
+    .option('--defaults', 'print the defaults instead')
+    .option('--config <file>', 'config file')
+    .option('--json', 'machine-readable output')
+    .action((flags: { defaults?: boolean; json?: boolean; config?: string }) => setExit(configCommand(flags, io)));
+
+  return program;
+}
+
+export async function main(argv: string[], io: Io = processIo): Promise<number> {
+  let code: number = EXIT.OK;
+  const program = buildProgram(io, (c) => (code = c));
+  const json = argv.includes('--json');
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    if (argv.length === 0) {
+      io.stderr(program.helpInformation());
+      return EXIT.USAGE;
+    }
+    return code;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return EXIT.OK;
+      return EXIT.USAGE;
+    }
+    return reportError(io, err instanceof SendwellError || err instanceof Error ? err : new Error(String(err)), json);
+  }
+}

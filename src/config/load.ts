@@ -1,0 +1,192 @@
+/** Finding, reading and validating sendwell.toml. */
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parse as parseToml, stringify as stringifyToml } from 'smol-toml';
+import type { z } from 'zod';
+import { SendwellError } from '../errors.js';
+import type { PolicyOptions } from '../policy/types.js';
+import type { DsnOptions } from '../transport/types.js';
+import { configSchema, DEFAULTS, SECRET_KEYS, type ConfigFile } from './schema.js';
+import { parseDuration, parseSize } from './units.js';
+
+/** Where sendwell looks for its config, in order, after --config and SENDWELL_CONFIG. */
+export const CONFIG_SEARCH_PATH = ['./sendwell.toml', '/etc/sendwell/sendwell.toml'];
+
+export type PasswordSource = { file: string } | { env: string } | { command: string } | { value: string };
+
+/** The effective configuration in the units the code uses. */
+export interface ResolvedConfig {
+  /** The file it came from, or null when only defaults apply. */
+  source: string | null;
+  file: ConfigFile;
+  relay: {
+    url: string;
+    username?: string;
+    password?: PasswordSource;
+    caFile?: string;
+    heloName?: string;
+    timeouts: { connectMs: number; greetingMs: number; commandMs: number; dataMs: number; sendmailMs: number };
+  };
+  sender: { from?: string; envelopeFrom?: string; replyTo?: string; autoSubmitted: string | false };
+  policy: PolicyOptions;
+  dsn: DsnOptions;
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function merge(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(over)) {
+    out[k] = isObject(v) && isObject(base[k]) ? merge(base[k] as Record<string, unknown>, v) : v;
+  }
+  return out;
+}
+
+/** Pick the config file: explicit path, SENDWELL_CONFIG, then the search path. */
+export function findConfigFile(explicit?: string, env: NodeJS.ProcessEnv = process.env): string | null {
+  const given = explicit ?? env.SENDWELL_CONFIG;
+  if (given) {
+    if (!existsSync(given)) {
+      throw new SendwellError('ECONFIG', `config file ${given} does not exist`, {
+        hint: `create it with \`sendwell init --preset local --output ${given}\` or fix the path${explicit ? '' : ' in SENDWELL_CONFIG'}`,
+      });
+    }
+    return resolve(given);
+  }
+  for (const p of CONFIG_SEARCH_PATH) if (existsSync(p)) return resolve(p);
+  return null;
+}
+
+function describeIssue(file: string, issue: z.core.$ZodIssue, raw: Record<string, unknown>): string {
+  const key = issue.path.join('.');
+  let value: unknown = raw;
+  for (const p of issue.path) value = isObject(value) || Array.isArray(value) ? (value as Record<string, unknown>)[p as string] : undefined;
+  if (issue.code === 'unrecognized_keys') {
+    const where = key ? `[${key}]` : 'the top level';
+    return `${file}: unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => JSON.stringify(k)).join(', ')} in ${where}`;
+  }
+  const shown = SECRET_KEYS.has(key) ? '(redacted)' : JSON.stringify(value);
+  return `${file}: ${key} = ${shown} ${issue.message.startsWith('is ') ? issue.message : `is invalid: ${issue.message}`}`;
+}
+
+/** Validate a parsed config object; throws ECONFIG naming key, value and fix. */
+export function validateConfig(raw: Record<string, unknown>, source: string): ConfigFile {
+  const merged = merge(DEFAULTS as unknown as Record<string, unknown>, raw);
+  const result = configSchema.safeParse(merged);
+  if (!result.success) {
+    const lines = result.error.issues.map((i) => describeIssue(source, i, merged));
+    throw new SendwellError('ECONFIG', lines.join('\n'), {
+      hint: 'fix the key named above; `sendwell config --defaults` lists every key with its default, the README explains each',
+      details: result.error.issues,
+    });
+  }
+  return result.data;
+}
+
+function passwordSource(file: ConfigFile, source: string | null): PasswordSource | undefined {
+  const r = file.relay;
+  const given = [r.password_file && 'password_file', r.password_env && 'password_env', r.password_command && 'password_command', r.password && 'password'].filter(Boolean);
+  if (given.length > 1) {
+    throw new SendwellError('ECONFIG', `${source ?? 'config'}: relay has ${given.join(' and ')}; give only one`, { hint: 'keep the one you use' });
+  }
+  if (r.password_file) return { file: r.password_file };
+  if (r.password_env) return { env: r.password_env };
+  if (r.password_command) return { command: r.password_command };
+  if (r.password) {
+    const mode = source ? statSync(source).mode & 0o077 : 0;
+    if (mode !== 0) {
+      throw new SendwellError('ESECRET', `${source}: relay.password is stored in a config file that other users can read`, {
+        hint: `store the password in a file only you can read (chmod 600) and set relay.password_file, or chmod 600 ${source} (R11: passwords are stored only protected)`,
+        rule: 'R11',
+      });
+    }
+    return { value: r.password };
+  }
+  return undefined;
+}
+
+/** Turn a validated file into the units the code uses. */
+export function resolveConfig(file: ConfigFile, source: string | null): ResolvedConfig {
+  const ms = (v: string | number) => parseDuration(v)!;
+  const bytes = (v: string | number) => parseSize(v)!;
+  const password = passwordSource(file, source);
+  if (password && !file.relay.username) {
+    throw new SendwellError('ECONFIG', `${source ?? 'config'}: a relay password is configured but relay.username is not`, {
+      hint: 'set relay.username, or remove the password settings when the relay needs no login (C1, C2)',
+    });
+  }
+  const relay: ResolvedConfig['relay'] = {
+    url: file.relay.url,
+    timeouts: {
+      connectMs: ms(file.relay.connect_timeout),
+      greetingMs: ms(file.relay.greeting_timeout),
+      commandMs: ms(file.relay.command_timeout),
+      dataMs: ms(file.relay.data_timeout),
+      sendmailMs: ms(file.relay.sendmail_timeout),
+    },
+  };
+  if (file.relay.username) relay.username = file.relay.username;
+  if (password) relay.password = password;
+  if (file.relay.ca_file) relay.caFile = file.relay.ca_file;
+  if (file.relay.helo_name) relay.heloName = file.relay.helo_name;
+  const sender: ResolvedConfig['sender'] = { autoSubmitted: file.sender.auto_submitted };
+  if (file.sender.from) sender.from = file.sender.from;
+  if (file.sender.envelope_from !== undefined) sender.envelopeFrom = file.sender.envelope_from;
+  if (file.sender.reply_to) sender.replyTo = file.sender.reply_to;
+  const p = file.policy;
+  const policy: PolicyOptions = {
+    allowSenders: p.allow_senders,
+    maxDateSkewMs: ms(p.date_skew),
+    attachmentWarnBytes: bytes(p.attachment_warn_size),
+    attachmentMaxBytes: bytes(p.attachment_max_size),
+    maxVisibleRecipients: p.max_visible_recipients,
+    severity: p.severity,
+  };
+  if (policy.attachmentWarnBytes > policy.attachmentMaxBytes) {
+    throw new SendwellError('ECONFIG', `${source ?? 'config'}: policy.attachment_warn_size is larger than policy.attachment_max_size`, {
+      hint: 'the warning limit must be at most the hard limit',
+    });
+  }
+  const dsn: DsnOptions = { ret: file.dsn.ret, notify: file.dsn.notify as DsnOptions['notify'], orcpt: true };
+  return { source, file, relay, sender, policy, dsn };
+}
+
+/** Parse TOML text; syntax errors name the file, line and column. */
+export function parseConfigText(text: string, source: string): Record<string, unknown> {
+  try {
+    return parseToml(text) as Record<string, unknown>;
+  } catch (err) {
+    throw new SendwellError('ECONFIG', `${source}: not valid TOML: ${(err as Error).message.split('\n')[0]}`, {
+      hint: 'fix the syntax at the line named; strings need double quotes, e.g. url = "smtp://localhost:25"',
+      cause: err,
+    });
+  }
+}
+
+/** Load the effective configuration (file + defaults). */
+export function loadConfig(options: { path?: string; env?: NodeJS.ProcessEnv } = {}): ResolvedConfig {
+  const source = findConfigFile(options.path, options.env);
+  if (!source) return resolveConfig(validateConfig({}, 'defaults'), null);
+  let text: string;
+  try {
+    text = readFileSync(source, 'utf8');
+  } catch (err) {
+    throw new SendwellError('ECONFIG', `config file ${source} cannot be read: ${(err as NodeJS.ErrnoException).code}`, {
+      hint: 'check its permissions',
+      cause: err,
+    });
+  }
+  return resolveConfig(validateConfig(parseConfigText(text, source), source), source);
+}
+
+/** TOML of a config object with secrets redacted (for `sendwell config`). */
+export function configToToml(file: ConfigFile): string {
+  const copy = structuredClone(file) as Record<string, Record<string, unknown>>;
+  for (const key of SECRET_KEYS) {
+    const [section, name] = key.split('.') as [string, string];
+    if (copy[section]?.[name] !== undefined) copy[section][name] = '(redacted)';
+  }
+  return stringifyToml(copy);
+}

@@ -1,0 +1,163 @@
+/**
+ * The library's front door: `createMailer(options)` composes, lints and sends.
+ */
+import { SendwellError, type RecipientOutcome } from './errors.js';
+import { composeMail, type ComposedMessage, type Mail } from './message/compose.js';
+import type { AddressInput } from './message/address.js';
+import { DEFAULT_POLICY, lintMessage } from './policy/index.js';
+import type { Finding, LintReport, PolicyOptions } from './policy/types.js';
+import { createTransport, type RelayOptions } from './transport/index.js';
+import type { DsnOptions, Envelope, RelayInfo, Transport } from './transport/types.js';
+import type { ResolvedConfig } from './config/load.js';
+
+export interface MailerOptions {
+  /** Effective config from `loadConfig()`; the options below override it. */
+  config?: ResolvedConfig;
+  /** Relay URL (e.g. `smtp://localhost:25`) or full relay options. */
+  relay?: string | RelayOptions;
+  /** Use this transport instead of building one from `relay`. */
+  transport?: Transport;
+  /** Default From for mails that give none. */
+  from?: AddressInput;
+  /** Default envelope sender (bounce address); default: the From address. */
+  envelopeFrom?: string;
+  replyTo?: AddressInput;
+  policy?: Partial<PolicyOptions>;
+  dsn?: DsnOptions;
+  /** Injectable clock for Date headers and H2 checks. */
+  clock?: () => Date;
+  /** Left-hand side of generated Message-IDs. */
+  idGenerator?: () => string;
+  /** Default `Auto-Submitted` value; `false` leaves the header out. */
+  autoSubmitted?: string | false;
+}
+
+export interface SendResult {
+  messageId: string;
+  envelope: Envelope;
+  /** Outcome per envelope recipient. */
+  recipients: RecipientOutcome[];
+  accepted: string[];
+  rejected: string[];
+  /** The relay's final reply, e.g. `250 2.0.0 Ok: queued as 4AbC`. */
+  response?: string;
+  /** The relay's queue ID, to find the mail in its log (T2). */
+  relayQueueId?: string;
+  relay: RelayInfo;
+  /** Lint warnings (errors would have stopped the send). */
+  findings: Finding[];
+}
+
+export interface Mailer {
+  /** Compose, lint and send. Rejects with `SendwellError` when nothing was accepted. */
+  send(mail: Mail): Promise<SendResult>;
+  /** The RFC 5322 bytes and envelope, without sending. */
+  compose(mail: Mail): Promise<ComposedMessage>;
+  /** Lint a mail (composed first) or any raw RFC 5322 message. */
+  lint(mailOrRaw: Mail | Buffer | string): Promise<LintReport>;
+  close(): Promise<void>;
+}
+
+/** Relay options from the `[relay]` and `[dsn]` config sections. */
+export function relayOptionsFromConfig(config: ResolvedConfig): RelayOptions {
+  const r = config.relay;
+  const out: RelayOptions = { url: r.url, timeouts: r.timeouts, dsn: config.dsn };
+  if (r.username) out.username = r.username;
+  if (r.password) out.password = r.password;
+  if (r.caFile) out.caFile = r.caFile;
+  if (r.heloName) out.heloName = r.heloName;
+  return out;
+}
+
+/** EPOLICY error listing the error-level findings. */
+export function policyError(report: LintReport): SendwellError {
+  const errors = report.findings.filter((f) => f.severity === 'error');
+  const first = errors[0]!;
+  return new SendwellError(
+    'EPOLICY',
+    `refused by policy: ${errors.map((f) => `${f.rule}: ${f.message}`).join('; ')}`,
+    { hint: errors.map((f) => `${f.rule}: ${f.fix}`).join('\n'), rule: first.guideRule, details: report },
+  );
+}
+
+/**
+ * Create a mailer.
+ *
+ * @example
+ * const mailer = createMailer({ relay: 'smtp://localhost:25', from: 'Jane Doe <jane@example.org>' });
+ * const result = await mailer.send({ to: 'bob@example.org', subject: 'Report', text: 'Done.' });
+ * await mailer.close();
+ */
+export function createMailer(options: MailerOptions = {}): Mailer {
+  const config = options.config;
+  const policy: PolicyOptions = { ...DEFAULT_POLICY, ...config?.policy, ...options.policy };
+  const clock = options.clock ?? (() => new Date());
+  const dsn = options.dsn ?? config?.dsn;
+  let transport: Transport | undefined = options.transport;
+
+  const getTransport = (): Transport => {
+    if (!transport) {
+      const relay = options.relay ?? (config ? relayOptionsFromConfig(config) : 'smtp://localhost:25');
+      transport = createTransport(typeof relay === 'string' ? { url: relay, ...(dsn ? { dsn } : {}) } : relay);
+    }
+    return transport;
+  };
+
+  const defaults: NonNullable<Parameters<typeof composeMail>[1]>['defaults'] = {};
+  const from = options.from ?? config?.sender.from;
+  const envelopeFrom = options.envelopeFrom ?? config?.sender.envelopeFrom;
+  const replyTo = options.replyTo ?? config?.sender.replyTo;
+  if (from !== undefined) defaults.from = from;
+  if (envelopeFrom !== undefined) defaults.envelopeFrom = envelopeFrom;
+  if (replyTo !== undefined) defaults.replyTo = replyTo;
+
+  const compose = (mail: Mail) =>
+    composeMail(mail, {
+      defaults,
+      clock,
+      ...(options.idGenerator ? { idGenerator: options.idGenerator } : {}),
+      autoSubmitted: options.autoSubmitted ?? config?.sender.autoSubmitted ?? 'auto-generated',
+      ...(dsn ? { dsn } : {}),
+    });
+
+  const lintComposed = (m: ComposedMessage) =>
+    lintMessage(m.raw, {
+      now: clock(),
+      envelope: { from: m.envelope.from, to: m.envelope.to },
+      // Raw UTF-8 headers only appear with SMTPUTF8 addresses; the transport checks the relay supports it.
+      ...(m.envelope.smtputf8 ? { smtputf8: true } : {}),
+      submission: true,
+      policy,
+    });
+
+  return {
+    compose,
+    async lint(mailOrRaw) {
+      if (typeof mailOrRaw === 'string' || Buffer.isBuffer(mailOrRaw)) {
+        return lintMessage(mailOrRaw, { now: clock(), submission: true, policy });
+      }
+      return lintComposed(await compose(mailOrRaw));
+    },
+    async send(mail) {
+      const composed = await compose(mail);
+      const report = await lintComposed(composed);
+      if (!report.ok) throw policyError(report);
+      const result = await getTransport().send(composed.envelope, composed.raw);
+      const out: SendResult = {
+        messageId: composed.messageId,
+        envelope: composed.envelope,
+        recipients: result.recipients,
+        accepted: result.recipients.filter((r) => r.status === 'accepted').map((r) => r.address),
+        rejected: result.recipients.filter((r) => r.status === 'rejected').map((r) => r.address),
+        relay: result.info,
+        findings: report.findings,
+      };
+      if (result.response !== undefined) out.response = result.response;
+      if (result.relayQueueId !== undefined) out.relayQueueId = result.relayQueueId;
+      return out;
+    },
+    async close() {
+      await transport?.close();
+    },
+  };
+}
