@@ -40,7 +40,7 @@ export type AddressInput = string | { name?: string; address: string };
 const ATEXT = "A-Za-z0-9!#$%&'*+/=?^_`{|}~-";
 const DOT_ATOM_ASCII = new RegExp(`^[${ATEXT}]+(\\.[${ATEXT}]+)*$`);
 // RFC 6531 extends atext with any non-ASCII UTF-8 character.
-const DOT_ATOM_UTF8 = new RegExp(`^[${ATEXT}\\u0080-\\u{10FFFF}]+(\\.[${ATEXT}\\u0080-\\u{10FFFF}]+)*$`, 'u');
+const DOT_ATOM_UTF8 = new RegExp(`^[\\u0080-\\u{10FFFF}${ATEXT}]+(\\.[\\u0080-\\u{10FFFF}${ATEXT}]+)*$`, 'u');
 const LDH_LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 const IPV4 = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/;
 // Control characters anywhere make header or command injection possible.
@@ -141,6 +141,9 @@ export function parseMailbox(input: AddressInput, field: string): ParsedAddress 
   assertNoLineBreaks(field, input, 'EADDRESS');
   if (input.length > MAX_MAILBOX_INPUT) fail(field, input, `is longer than ${MAX_MAILBOX_INPUT} characters`, 'shorten it');
   const s = input.trim();
+  if (/"\s*@/.test(s)) {
+    fail(field, s, 'has a quoted local part, which sendwell refuses', 'quoted local parts have been used to misroute mail; use a plain address such as jane.doe@example.org');
+  }
   const lt = s.lastIndexOf('<');
   if (lt === -1) {
     if (s.includes('>')) fail(field, s, 'has a ">" without "<"', 'write "Name <addr>" or just the address');

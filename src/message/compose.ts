@@ -199,11 +199,14 @@ export async function composeMail(mail: Mail, options: ComposeOptions = {}): Pro
   // Right side: the sender's domain, never the host name or localhost (H3).
   const messageId = `<${left}@${from.asciiDomain}>`;
 
-  let text = mail.text;
+  // Bare CR or LF must never reach the wire (SMTP smuggling); the composer writes CRLF.
+  const normalise = (b: string | undefined) => b?.replace(/\r\n?/g, '\n');
+  let text = normalise(mail.text);
+  const html = normalise(mail.html);
   let generatedText = false;
-  if (mail.html !== undefined && text === undefined) {
+  if (html !== undefined && text === undefined) {
     // R7: HTML mail must carry a plain-text version.
-    text = htmlToText(mail.html, { wordwrap: 78, selectors: [{ selector: 'img', format: 'skip' }] });
+    text = htmlToText(html, { wordwrap: 78, selectors: [{ selector: 'img', format: 'skip' }] });
     generatedText = true;
   }
 
@@ -231,7 +234,7 @@ export async function composeMail(mail: Mail, options: ComposeOptions = {}): Pro
     replyTo: replyTo.length ? replyTo.map(toHeader) : undefined,
     subject: mail.subject ?? '',
     text,
-    html: mail.html,
+    html,
     attachments,
     headers,
     messageId,
