@@ -15,6 +15,12 @@ export interface Finding {
   fix: string;
   /** Header or envelope field concerned, when there is one (e.g. `From`, `envelope.from`). */
   field?: string;
+  /** The evidence, short: the offending value or measurement (e.g. `noreply@example.org`). */
+  detail?: string;
+  /** The rule's title (what is wrong, from the rule table). */
+  title?: string;
+  /** Why it matters: the guide's reason (from the rule table). */
+  why?: string;
 }
 
 /** Policy settings (config `[policy]`). */
