@@ -1,0 +1,149 @@
+/**
+ * The SMTP Transport: one session kept open between sends.
+ *
+ * - Sends are serialised (one transaction at a time on the one connection).
+ * - Before reusing the connection: RSET if the last transaction did not end
+ *   cleanly, NOOP if it was idle for more than REUSE_NOOP_AFTER_MS; if that
+ *   fails (closed, 421, timeout), a new connection is opened.
+ * - A connection is retired after MAX_MESSAGES_PER_CONNECTION messages or
+ *   MAX_CONNECTION_AGE_MS (relays cap session lifetime, e.g. "421 session maximum
+ *   lifetime exceeded"), and closed with QUIT after IDLE_CLOSE_MS without sends.
+ * - While idle the socket does not keep the process alive, so a script that
+ *   forgets close() still exits.
+ */
+import type net from 'node:net';
+import { SendwellError } from '../../errors.js';
+import type { Envelope, Transport, TransportResult } from '../types.js';
+import type { SmtpTarget } from '../url.js';
+import { SmtpSession, type SessionParams } from './session.js';
+
+/** Symfony pings after 100 s; relays like SES drop idle sessions after ~10 s, so check sooner. */
+export const REUSE_NOOP_AFTER_MS = 5_000;
+/** QUIT an idle connection after this long (Postfix caches its own for 2 s; be a little more patient). */
+export const IDLE_CLOSE_MS = 10_000;
+/** Nodemailer's pool default: a fresh connection every 100 messages. */
+export const MAX_MESSAGES_PER_CONNECTION = 100;
+/** Postfix smtp_connection_reuse_time_limit: 300 s. */
+export const MAX_CONNECTION_AGE_MS = 300_000;
+
+export interface SmtpTransportParams extends Omit<SessionParams, 'ca'> {
+  target: SmtpTarget;
+  /** Reads relay.ca_file (once, at the first connection). */
+  loadCa?: (() => Promise<string | undefined>) | undefined;
+  lookup?: net.LookupFunction | undefined;
+}
+
+function isConnectionFailure(err: unknown): boolean {
+  return err instanceof SendwellError && (err.code === 'ECONNECTION' || err.code === 'ETIMEDOUT' || err.code === 'EPROTOCOL');
+}
+
+export class SmtpTransport implements Transport {
+  readonly name = 'smtp';
+  private session: SmtpSession | undefined;
+  private chain: Promise<unknown> = Promise.resolve();
+  private idleTimer: NodeJS.Timeout | undefined;
+  private ca: string | undefined;
+  private caLoaded = false;
+  private closed = false;
+
+  constructor(private readonly params: SmtpTransportParams) {}
+
+  send(envelope: Envelope, raw: Buffer): Promise<TransportResult> {
+    const run = this.chain.then(() => this.sendNow(envelope, raw));
+    this.chain = run.catch(() => undefined);
+    return run;
+  }
+
+  private async open(): Promise<SmtpSession> {
+    if (!this.caLoaded && this.params.loadCa) {
+      this.ca = await this.params.loadCa();
+      this.caLoaded = true;
+    }
+    return SmtpSession.open({ ...this.params, ca: this.ca });
+  }
+
+  /** A session ready for a transaction: the kept one if it still works, else a new one. */
+  private async acquire(): Promise<{ session: SmtpSession; reused: boolean }> {
+    const old = this.session;
+    this.session = undefined;
+    if (old && !old.closed) {
+      const now = Date.now();
+      if (old.messagesSent >= MAX_MESSAGES_PER_CONNECTION || now - old.createdAt >= MAX_CONNECTION_AGE_MS) {
+        await old.quit();
+      } else {
+        try {
+          old.ref(true);
+          if (old.needsReset) await old.reset();
+          else if (now - old.lastUsed >= REUSE_NOOP_AFTER_MS) await old.noop();
+          return { session: old, reused: true };
+        } catch {
+          old.destroy();
+        }
+      }
+    } else if (old) {
+      old.destroy();
+    }
+    return { session: await this.open(), reused: false };
+  }
+
+  private async sendNow(envelope: Envelope, raw: Buffer): Promise<TransportResult> {
+    if (this.closed) throw new SendwellError('EUSAGE', 'the transport was closed', { hint: 'create a new transport (or mailer) to send again' });
+    this.clearIdle();
+    let { session, reused } = await this.acquire();
+    try {
+      let result: TransportResult;
+      try {
+        result = await session.send(envelope, raw);
+      } catch (err) {
+        // A reused connection that died before the relay answered MAIL FROM
+        // delivered nothing: try once more on a fresh connection.
+        if (!reused || !isConnectionFailure(err) || session.mailAnswered) throw err;
+        session.destroy();
+        session = await this.open();
+        reused = false;
+        result = await session.send(envelope, raw);
+      }
+      return result;
+    } catch (err) {
+      if (session.closed || isConnectionFailure(err) || (err instanceof SendwellError && err.responseCode === 421)) session.destroy();
+      throw err;
+    } finally {
+      if (!session.closed) {
+        this.session = session;
+        session.ref(false);
+        this.scheduleIdle();
+      }
+    }
+  }
+
+  private clearIdle(): void {
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
+  }
+
+  private scheduleIdle(): void {
+    this.clearIdle();
+    this.idleTimer = setTimeout(() => {
+      this.idleTimer = undefined;
+      this.chain = this.chain.then(async () => {
+        const s = this.session;
+        this.session = undefined;
+        await s?.quit();
+      });
+    }, IDLE_CLOSE_MS);
+    this.idleTimer.unref();
+  }
+
+  /** Wait for sends in progress, then QUIT. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.chain;
+    this.clearIdle();
+    const s = this.session;
+    this.session = undefined;
+    if (s) {
+      s.ref(true);
+      await s.quit();
+    }
+  }
+}
