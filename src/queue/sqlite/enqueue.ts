@@ -1,0 +1,44 @@
+import type { Database } from 'better-sqlite3';
+import type { EnqueueResult, NewMessage } from '../store.js';
+import { newQueueId } from '../ids.js';
+
+/** Insert a message and one row per recipient, or return the message an idempotency key already names. */
+export function enqueueOp(db: Database): (msg: NewMessage, now: number) => EnqueueResult {
+  const byKey = db.prepare<[string], { id: string }>('SELECT id FROM message WHERE idempotency_key = ?');
+  const insertMessage = db.prepare(
+    `INSERT INTO message (id, message_id, envelope_from, raw, size, created_at, submitter, idempotency_key, content_hash, dsn_envid)
+     VALUES (@id, @messageId, @envelopeFrom, @raw, @size, @now, @submitter, @idempotencyKey, @contentHash, @dsnEnvid)`,
+  );
+  const insertRecipient = db.prepare(
+    `INSERT INTO recipient (queue_id, address, domain, state, next_attempt_at, last_reason, updated_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?)`,
+  );
+  const run = db.transaction((msg: NewMessage, now: number): EnqueueResult => {
+    if (msg.idempotencyKey) {
+      const found = byKey.get(msg.idempotencyKey);
+      if (found) return { id: found.id, existing: true };
+    }
+    const id = newQueueId(now);
+    insertMessage.run({
+      id,
+      messageId: msg.messageId,
+      envelopeFrom: msg.envelopeFrom,
+      raw: msg.raw,
+      size: msg.raw.length,
+      now,
+      submitter: msg.submitter,
+      idempotencyKey: msg.idempotencyKey ?? null,
+      contentHash: msg.contentHash ?? null,
+      dsnEnvid: msg.dsnEnvid ?? null,
+    });
+    for (const address of new Set(msg.recipients)) {
+      const initial = msg.initialStates?.[address];
+      const state = initial?.state ?? (msg.holdReason ? 'held' : 'queued');
+      const reason = initial?.reason ?? msg.holdReason ?? null;
+      insertRecipient.run(id, address, address.slice(address.lastIndexOf('@') + 1).toLowerCase(), state, now, reason, now);
+    }
+    return { id, existing: false };
+  });
+  // IMMEDIATE: read (idempotency key) then write without a BUSY upgrade failure.
+  return (msg, now) => run.immediate(msg, now);
+}

@@ -1,0 +1,87 @@
+/**
+ * The embedded queue store: one SQLite file in the state directory, shared
+ * safely by every process on the host (CLI runs, a web app, the daemon).
+ *
+ * WAL with synchronous=FULL: a commit survives power loss, so "queued" means
+ * queued. Every read-then-write runs as BEGIN IMMEDIATE, which takes the write
+ * lock up front and honours busy_timeout instead of failing with SQLITE_BUSY.
+ */
+import { chmodSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import Sqlite from 'better-sqlite3';
+import { SendwellError } from '../../errors.js';
+import type { QueueStore } from '../store.js';
+import { adminOp } from './admin.js';
+import { amendBouncedOp, dsnOps, purgeBodiesOp } from './bounces.js';
+import { takeTokensOp } from './buckets.js';
+import { claimOp } from './claim.js';
+import { completeOp } from './complete.js';
+import { enqueueOp } from './enqueue.js';
+import { heartbeatOp, reapExpiredOp, recoverOwnOp } from './leases.js';
+import { readOps } from './read.js';
+import { MIGRATIONS } from './schema.js';
+
+/** How long a process waits for another one's write lock before giving up. */
+const BUSY_TIMEOUT_MS = 15_000;
+export const DB_FILE = 'queue.db';
+
+function migrate(db: Sqlite.Database, file: string): void {
+  const version = db.pragma('user_version', { simple: true }) as number;
+  if (version > MIGRATIONS.length) {
+    throw new SendwellError('ECONFIG', `${file} was written by a newer sendwell (schema ${version}, this one knows ${MIGRATIONS.length})`, {
+      hint: 'upgrade sendwell, or point --state-dir at another directory',
+    });
+  }
+  if (version === MIGRATIONS.length) return;
+  db.transaction(() => {
+    // Re-read inside the write lock: another process may have migrated meanwhile.
+    const v = db.pragma('user_version', { simple: true }) as number;
+    for (let i = v; i < MIGRATIONS.length; i++) db.exec(MIGRATIONS[i]!);
+    db.pragma(`user_version = ${MIGRATIONS.length}`);
+  }).immediate();
+}
+
+export function openSqliteStore(stateDir: string): QueueStore {
+  const file = join(stateDir, DB_FILE);
+  let db: Sqlite.Database;
+  try {
+    mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+    db = new Sqlite(file, { timeout: BUSY_TIMEOUT_MS });
+    chmodSync(file, 0o600);
+  } catch (err) {
+    throw new SendwellError('ECONFIG', `cannot open the queue in ${stateDir}: ${(err as Error).message}`, {
+      hint: 'check that the state directory (--state-dir, SENDWELL_STATE_DIR, state_dir) exists and is writable by this user',
+      cause: err,
+    });
+  }
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = FULL');
+  db.pragma('foreign_keys = ON');
+  migrate(db, file);
+
+  const reads = readOps(db);
+  const dsn = dsnOps(db);
+  const hold = adminOp(db, 'hold');
+  const release = adminOp(db, 'release');
+  const retry = adminOp(db, 'retry');
+  const cancel = adminOp(db, 'cancel');
+  return {
+    enqueue: enqueueOp(db),
+    claim: claimOp(db),
+    complete: completeOp(db),
+    heartbeat: heartbeatOp(db),
+    recoverOwn: recoverOwnOp(db),
+    reapExpired: reapExpiredOp(db),
+    ...reads,
+    hold: (ids, reason, now) => hold(ids, now, reason),
+    release: (ids, now) => release(ids, now),
+    retry: (ids, now) => retry(ids, now),
+    cancel: (ids, now) => cancel(ids, now),
+    amendBounced: amendBouncedOp(db),
+    needingDsn: dsn.needingDsn,
+    markDsnSent: dsn.markDsnSent,
+    purgeBodies: purgeBodiesOp(db),
+    takeTokens: takeTokensOp(db),
+    close: () => db.close(),
+  };
+}

@@ -1,0 +1,40 @@
+import type { Database } from 'better-sqlite3';
+import type { AttemptRow, QueuedMessage, RecipientRow } from '../store.js';
+import {
+  MESSAGE_COLUMNS,
+  RECIPIENT_COLUMNS,
+  toAttempt,
+  toMessage,
+  toRecipient,
+  type AttemptDbRow,
+  type MessageDbRow,
+  type RecipientDbRow,
+} from './rows.js';
+
+export function readOps(db: Database) {
+  const body = db.prepare<[string], { raw: Buffer | null }>('SELECT raw FROM message WHERE id = ?');
+  const message = db.prepare<[string], MessageDbRow>(`SELECT ${MESSAGE_COLUMNS} FROM message WHERE id = ?`);
+  const recipients = db.prepare<[string], RecipientDbRow>(`SELECT ${RECIPIENT_COLUMNS} FROM recipient WHERE queue_id = ? ORDER BY id`);
+  const attempts = db.prepare<[string], AttemptDbRow>(
+    `SELECT a.recipient_id, a.queue_id, r.address, a.at, a.status, a.code, a.dsn, a.reply, a.relay, a.relay_queue_id, a.delay_ms
+       FROM attempt a JOIN recipient r ON r.id = a.recipient_id WHERE a.queue_id = ? ORDER BY a.at, a.id`,
+  );
+  const pendingMessages = db.prepare<[], MessageDbRow>(
+    `SELECT ${MESSAGE_COLUMNS} FROM message
+      WHERE id IN (SELECT queue_id FROM recipient WHERE state IN ('queued','active','deferred','held'))
+      ORDER BY created_at, id`,
+  );
+  const nextDue = db.prepare<[], { t: number | null }>(`SELECT MIN(next_attempt_at) AS t FROM recipient WHERE state IN ('queued','deferred')`);
+  return {
+    body: (id: string): Buffer | null => body.get(id)?.raw ?? null,
+    message: (id: string): QueuedMessage | null => {
+      const m = message.get(id);
+      return m ? toMessage(m) : null;
+    },
+    recipients: (id: string): RecipientRow[] => recipients.all(id).map(toRecipient),
+    attempts: (id: string): AttemptRow[] => attempts.all(id).map(toAttempt),
+    pending: () =>
+      pendingMessages.all().map((m) => ({ message: toMessage(m), recipients: recipients.all(m.id).map(toRecipient) })),
+    nextDue: (): number | null => nextDue.get()?.t ?? null,
+  };
+}

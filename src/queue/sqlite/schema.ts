@@ -1,0 +1,62 @@
+/**
+ * Numbered, append-only migrations. `PRAGMA user_version` records how far a
+ * database is; a database newer than this code is refused.
+ */
+export const MIGRATIONS: string[] = [
+  /* 1 */ `
+  CREATE TABLE message (
+    id              TEXT PRIMARY KEY,
+    message_id      TEXT NOT NULL,
+    envelope_from   TEXT NOT NULL,
+    raw             BLOB,
+    size            INTEGER NOT NULL,
+    created_at      INTEGER NOT NULL,
+    submitter       TEXT NOT NULL,
+    idempotency_key TEXT UNIQUE,
+    content_hash    TEXT,
+    dsn_envid       TEXT,
+    dsn_sent        INTEGER NOT NULL DEFAULT 0
+  );
+  CREATE TABLE recipient (
+    id              INTEGER PRIMARY KEY,
+    queue_id        TEXT NOT NULL REFERENCES message(id) ON DELETE CASCADE,
+    address         TEXT NOT NULL,
+    domain          TEXT NOT NULL,
+    state           TEXT NOT NULL CHECK (state IN ('queued','active','deferred','held','delivered','bounced','expired','cancelled','suppressed')),
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER NOT NULL,
+    lease_owner     TEXT,
+    lease_until     INTEGER,
+    last_code       INTEGER,
+    last_dsn        TEXT,
+    last_reason     TEXT,
+    relay_queue_id  TEXT,
+    updated_at      INTEGER NOT NULL,
+    UNIQUE (queue_id, address)
+  );
+  -- Only runnable rows are indexed for the claim query.
+  CREATE INDEX recipient_due ON recipient (next_attempt_at) WHERE state IN ('queued','deferred');
+  CREATE INDEX recipient_active ON recipient (lease_owner, lease_until) WHERE state = 'active';
+  CREATE INDEX recipient_queue ON recipient (queue_id);
+  CREATE INDEX recipient_address ON recipient (address, updated_at);
+  CREATE TABLE attempt (
+    id              INTEGER PRIMARY KEY,
+    recipient_id    INTEGER NOT NULL REFERENCES recipient(id) ON DELETE CASCADE,
+    queue_id        TEXT NOT NULL,
+    at              INTEGER NOT NULL,
+    status          TEXT NOT NULL,
+    code            INTEGER,
+    dsn             TEXT,
+    reply           TEXT,
+    relay           TEXT,
+    relay_queue_id  TEXT,
+    delay_ms        INTEGER NOT NULL
+  );
+  CREATE INDEX attempt_queue ON attempt (queue_id, at);
+  CREATE TABLE bucket (
+    key             TEXT PRIMARY KEY,
+    tokens          REAL NOT NULL,
+    updated_at      INTEGER NOT NULL
+  );
+  `,
+];

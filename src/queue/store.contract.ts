@@ -1,0 +1,183 @@
+/**
+ * The contract every QueueStore implementation must pass (SQLite now,
+ * PostgreSQL later). `open` must return a store on fresh, empty storage;
+ * `reopen` a second handle on the same storage (another process's view).
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { NewMessage, QueueStore } from './store.js';
+import { QUEUE_ID } from './ids.js';
+
+const T0 = Date.UTC(2026, 11, 4, 12, 0, 0);
+
+function msg(over: Partial<NewMessage> = {}): NewMessage {
+  return {
+    raw: Buffer.from('Subject: x\r\n\r\nbody\r\n'),
+    messageId: '<m1@example.test>',
+    envelopeFrom: 'jane@example.test',
+    recipients: ['a@example.test', 'b@example.test'],
+    submitter: 'test',
+    ...over,
+  };
+}
+
+export function storeContract(name: string, fresh: () => { open: () => QueueStore; reopen: () => QueueStore }): void {
+  describe(`QueueStore contract: ${name}`, () => {
+    it('stores the body once and one row per recipient, all queued and due', () => {
+      const s = fresh().open();
+      const { id, existing } = s.enqueue(msg(), T0);
+      assert.match(id, QUEUE_ID);
+      assert.equal(existing, false);
+      assert.equal(s.body(id)?.toString(), 'Subject: x\r\n\r\nbody\r\n');
+      const m = s.message(id)!;
+      assert.equal(m.size, 20);
+      assert.equal(m.messageId, '<m1@example.test>');
+      assert.deepEqual(s.recipients(id).map((r) => [r.address, r.domain, r.state, r.attempts]), [
+        ['a@example.test', 'example.test', 'queued', 0],
+        ['b@example.test', 'example.test', 'queued', 0],
+      ]);
+      assert.equal(s.nextDue(), T0);
+      s.close();
+    });
+
+    it('returns the existing message for a repeated idempotency key', () => {
+      const s = fresh().open();
+      const a = s.enqueue(msg({ idempotencyKey: 'order-42' }), T0);
+      const b = s.enqueue(msg({ idempotencyKey: 'order-42', messageId: '<other@example.test>' }), T0 + 1);
+      assert.equal(b.id, a.id);
+      assert.equal(b.existing, true);
+      assert.equal(s.pending().length, 1);
+      s.close();
+    });
+
+    it('claims with a lease, counts the attempt, and fences completions on the owner', () => {
+      const s = fresh().open();
+      const { id } = s.enqueue(msg(), T0);
+      const claimed = s.claim({ owner: 'w1', now: T0, leaseMs: 60_000, limit: 10 });
+      assert.equal(claimed.length, 2);
+      assert.ok(claimed.every((r) => r.state === 'active' && r.leaseOwner === 'w1' && r.attempts === 1 && r.leaseUntil === T0 + 60_000));
+      assert.equal(s.claim({ owner: 'w2', now: T0, leaseMs: 60_000, limit: 10 }).length, 0, 'leased rows are not claimed twice');
+      const wrong = s.complete('w2', T0 + 1, [{ recipientId: claimed[0]!.id, outcome: { kind: 'delivered', relay: 'r', code: 250 } }]);
+      assert.equal(wrong, 0, 'another owner cannot complete');
+      const ok = s.complete('w1', T0 + 5, [
+        { recipientId: claimed[0]!.id, outcome: { kind: 'delivered', relay: 'relay.example.test[127.0.0.1]:25', code: 250, dsn: '2.0.0', reply: '250 2.0.0 Ok: queued as ABC', relayQueueId: 'ABC' } },
+        { recipientId: claimed[1]!.id, outcome: { kind: 'bounced', relay: 'relay.example.test[127.0.0.1]:25', code: 550, dsn: '5.1.1', reply: '550 5.1.1 user unknown' } },
+      ]);
+      assert.equal(ok, 2);
+      const rows = s.recipients(id);
+      assert.deepEqual(rows.map((r) => [r.state, r.relayQueueId, r.lastDsn]), [['delivered', 'ABC', '2.0.0'], ['bounced', null, '5.1.1']]);
+      assert.ok(rows.every((r) => r.leaseOwner === null));
+      const attempts = s.attempts(id);
+      assert.deepEqual(attempts.map((a) => [a.address, a.status, a.dsn, a.delayMs]), [['a@example.test', 'sent', '2.0.0', 5], ['b@example.test', 'bounced', '5.1.1', 5]]);
+      // Completing again (a stale worker) changes nothing.
+      assert.equal(s.complete('w1', T0 + 6, [{ recipientId: claimed[0]!.id, outcome: { kind: 'bounced', relay: 'r', reply: 'x' } }]), 0);
+      s.close();
+    });
+
+    it('defers until the next attempt is due; throttling does not burn an attempt', () => {
+      const s = fresh().open();
+      const { id } = s.enqueue(msg({ recipients: ['a@example.test'] }), T0);
+      const [r] = s.claim({ owner: 'w', now: T0, leaseMs: 1000, limit: 1 });
+      s.complete('w', T0, [{ recipientId: r!.id, outcome: { kind: 'deferred', nextAttemptAt: T0 + 300_000, countAttempt: true, code: 451, dsn: '4.3.0', reply: '451 4.3.0 try later', relay: 'x' } }]);
+      assert.equal(s.recipients(id)[0]!.state, 'deferred');
+      assert.equal(s.claim({ owner: 'w', now: T0 + 299_999, leaseMs: 1000, limit: 1 }).length, 0);
+      assert.equal(s.nextDue(), T0 + 300_000);
+      const [again] = s.claim({ owner: 'w', now: T0 + 300_000, leaseMs: 1000, limit: 1 });
+      assert.equal(again!.attempts, 2);
+      s.complete('w', T0 + 300_000, [{ recipientId: again!.id, outcome: { kind: 'deferred', nextAttemptAt: T0 + 400_000, countAttempt: false, code: 421, reply: '421 4.7.0 slow down', relay: 'x' } }]);
+      assert.equal(s.recipients(id)[0]!.attempts, 1, 'a throttled try is not counted');
+      s.close();
+    });
+
+    it('recovers its own active rows on startup and reaps expired leases of others', () => {
+      const h = fresh();
+      const s = h.open();
+      s.enqueue(msg(), T0);
+      const mine = s.claim({ owner: 'me', now: T0, leaseMs: 600_000, limit: 1 });
+      const theirs = s.claim({ owner: 'other', now: T0, leaseMs: 1000, limit: 1 });
+      assert.equal(mine.length + theirs.length, 2);
+      assert.equal(s.recoverOwn('me', T0 + 10), 1);
+      assert.equal(s.reapExpired(T0 + 500), 0, 'an unexpired lease is left alone');
+      const other = h.reopen();
+      assert.equal(other.reapExpired(T0 + 1001), 1);
+      const states = s.recipients(mine[0]!.queueId).map((r) => r.state);
+      assert.deepEqual(states, ['queued', 'queued']);
+      // The reaped owner's late completion is fenced off.
+      assert.equal(s.complete('other', T0 + 2000, [{ recipientId: theirs[0]!.id, outcome: { kind: 'delivered', relay: 'x' } }]), 0);
+      other.close();
+      s.close();
+    });
+
+    it('holds, releases, retries and cancels', () => {
+      const s = fresh().open();
+      const { id } = s.enqueue(msg(), T0);
+      assert.equal(s.hold([id], 'flood brake: 600 messages in 5m', T0), 2);
+      assert.equal(s.claim({ owner: 'w', now: T0, leaseMs: 1000, limit: 10 }).length, 0, 'held mail is not claimed');
+      assert.equal(s.recipients(id)[0]!.lastReason, 'flood brake: 600 messages in 5m');
+      assert.equal(s.release(undefined, T0 + 1), 2);
+      assert.equal(s.cancel([id], T0 + 2), 2);
+      assert.deepEqual(s.recipients(id).map((r) => r.state), ['cancelled', 'cancelled']);
+      assert.equal(s.pending().length, 0);
+      const b = s.enqueue(msg({ messageId: '<m2@example.test>' }), T0);
+      const [r] = s.claim({ owner: 'w', now: T0, leaseMs: 1000, limit: 1 });
+      s.complete('w', T0, [{ recipientId: r!.id, outcome: { kind: 'deferred', nextAttemptAt: T0 + 3_600_000, countAttempt: true, reply: 'x', relay: 'x' } }]);
+      assert.equal(s.retry([b.id], T0 + 10), 1);
+      assert.equal(s.claim({ owner: 'w', now: T0 + 10, leaseMs: 1000, limit: 5 }).length, 2);
+      s.close();
+    });
+
+    it('starts recipients suppressed or held when told, and holds whole messages', () => {
+      const s = fresh().open();
+      const { id } = s.enqueue(msg({ initialStates: { 'b@example.test': { state: 'suppressed', reason: 'hard bounce on 2026-11-30' } } }), T0);
+      assert.deepEqual(s.recipients(id).map((r) => r.state), ['queued', 'suppressed']);
+      const h = s.enqueue(msg({ messageId: '<h@example.test>', holdReason: 'flood' }), T0);
+      assert.deepEqual(s.recipients(h.id).map((r) => r.state), ['held', 'held']);
+      s.close();
+    });
+
+    it('amends a delivered recipient to bounced and asks for one DSN per message', () => {
+      const s = fresh().open();
+      const { id } = s.enqueue(msg(), T0);
+      const rows = s.claim({ owner: 'w', now: T0, leaseMs: 1000, limit: 10 });
+      s.complete('w', T0, rows.map((r) => ({ recipientId: r.id, outcome: { kind: 'delivered' as const, relay: 'x', code: 250 } })));
+      assert.equal(s.needingDsn().length, 0);
+      assert.equal(s.amendBounced(id, 'b@example.test', '550 5.1.1 mailbox unknown', '5.1.1', T0 + 60_000), true);
+      assert.equal(s.amendBounced(id, 'b@example.test', 'again', '5.1.1', T0 + 60_001), false, 'only a delivered recipient is amended');
+      assert.deepEqual(s.recipients(id).map((r) => r.state), ['delivered', 'bounced']);
+      assert.deepEqual(s.needingDsn().map((m) => m.id), [id]);
+      s.markDsnSent(id);
+      assert.equal(s.needingDsn().length, 0);
+      assert.equal(s.attempts(id).at(-1)!.status, 'bounced');
+    });
+
+    it('purges bodies of fully delivered messages after the retention', () => {
+      const s = fresh().open();
+      const done = s.enqueue(msg({ recipients: ['a@example.test'] }), T0);
+      const open = s.enqueue(msg({ recipients: ['a@example.test'], messageId: '<o@example.test>' }), T0);
+      const [r] = s.claim({ owner: 'w', now: T0, leaseMs: 1000, limit: 1 });
+      assert.equal(r!.queueId, done.id);
+      s.complete('w', T0, [{ recipientId: r!.id, outcome: { kind: 'delivered', relay: 'x' } }]);
+      assert.equal(s.purgeBodies(T0), 0, 'not older than the cut-off yet');
+      assert.equal(s.purgeBodies(T0 + 1), 1);
+      assert.equal(s.body(done.id), null);
+      assert.ok(s.body(open.id));
+      s.close();
+    });
+
+    it('shares token buckets between handles, all or nothing', () => {
+      const h = fresh();
+      const a = h.open();
+      const b = h.reopen();
+      const perHour = { key: 'rcpt:bob@example.test', capacity: 2, refillPerMs: 2 / 3_600_000 };
+      const global = { key: 'global:minute', capacity: 100, refillPerMs: 100 / 60_000 };
+      assert.equal(a.takeTokens([perHour, global], T0), 0);
+      assert.equal(b.takeTokens([perHour, global], T0), 0);
+      const wait = a.takeTokens([perHour, global], T0);
+      assert.equal(wait, 1_800_000, 'the third mail to one address within the hour waits half an hour');
+      assert.equal(b.takeTokens([global], T0), 0, 'a refused take consumed nothing from the other bucket');
+      assert.equal(b.takeTokens([perHour], T0 + 1_800_000), 0);
+      a.close();
+      b.close();
+    });
+  });
+}

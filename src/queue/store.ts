@@ -1,0 +1,135 @@
+/**
+ * The queue store contract. SQLite implements it today; a PostgreSQL
+ * implementation must pass the same contract tests (queue/store.contract.ts).
+ * Times are epoch milliseconds, passed in by the caller (injectable clock).
+ */
+import type { RecipientState } from './states.js';
+
+export interface NewMessage {
+  /** RFC 5322 bytes, stored once per message. */
+  raw: Buffer;
+  messageId: string;
+  envelopeFrom: string;
+  recipients: string[];
+  /** Who submitted it (user, API token, SMTP client): the flood brake and per-sender limits count by it. */
+  submitter: string;
+  /** Optional: a repeat with the same key returns the existing message. */
+  idempotencyKey?: string;
+  /** Hash of subject and body, to hold repeated identical mails to the same recipient. */
+  contentHash?: string;
+  /** DSN envelope id (ENVID) and RET, kept for retries. */
+  dsnEnvid?: string;
+  /** Start held (flood brake). */
+  holdReason?: string;
+  /** Recipients that start in a terminal state (e.g. suppressed), with the reason. */
+  initialStates?: Record<string, { state: 'suppressed' | 'held'; reason: string }>;
+}
+
+export interface QueuedMessage {
+  id: string;
+  messageId: string;
+  envelopeFrom: string;
+  size: number;
+  createdAt: number;
+  submitter: string;
+  idempotencyKey: string | null;
+  /** Null once purged after delivery. */
+  hasBody: boolean;
+  dsnSent: boolean;
+}
+
+export interface RecipientRow {
+  id: number;
+  queueId: string;
+  address: string;
+  domain: string;
+  state: RecipientState;
+  attempts: number;
+  nextAttemptAt: number;
+  leaseOwner: string | null;
+  leaseUntil: number | null;
+  lastCode: number | null;
+  lastDsn: string | null;
+  lastReason: string | null;
+  relayQueueId: string | null;
+  updatedAt: number;
+}
+
+export interface AttemptRow {
+  recipientId: number;
+  queueId: string;
+  address: string;
+  at: number;
+  status: string;
+  code: number | null;
+  dsn: string | null;
+  reply: string | null;
+  relay: string | null;
+  relayQueueId: string | null;
+  delayMs: number;
+}
+
+/** One finished attempt for one claimed recipient. */
+export type Outcome =
+  | { kind: 'delivered'; code?: number; dsn?: string; reply?: string; relay: string; relayQueueId?: string }
+  | { kind: 'deferred'; nextAttemptAt: number; countAttempt: boolean; code?: number; dsn?: string; reply: string; relay: string }
+  | { kind: 'bounced'; code?: number; dsn?: string; reply: string; relay: string }
+  | { kind: 'expired'; code?: number; dsn?: string; reply: string; relay: string };
+
+export interface Completion {
+  recipientId: number;
+  outcome: Outcome;
+}
+
+export interface EnqueueResult {
+  id: string;
+  /** True when an idempotency key matched an existing message. */
+  existing: boolean;
+}
+
+export interface ClaimOptions {
+  owner: string;
+  now: number;
+  leaseMs: number;
+  limit: number;
+}
+
+export interface QueueStore {
+  enqueue(msg: NewMessage, now: number): EnqueueResult;
+  /** Lease due recipients (queued, or deferred and due); counts the attempt. */
+  claim(opts: ClaimOptions): RecipientRow[];
+  /** Record outcomes; each is fenced on `owner`. Returns how many were applied. */
+  complete(owner: string, now: number, completions: Completion[]): number;
+  /** Extend the lease of rows still held by `owner`. */
+  heartbeat(owner: string, until: number, recipientIds: number[]): void;
+  /** Return this owner's active rows to the queue (startup after a crash). */
+  recoverOwn(owner: string, now: number): number;
+  /** Return active rows with an expired lease (any owner) to the queue. */
+  reapExpired(now: number): number;
+  body(queueId: string): Buffer | null;
+  message(queueId: string): QueuedMessage | null;
+  recipients(queueId: string): RecipientRow[];
+  attempts(queueId: string): AttemptRow[];
+  /** Every message that still has a non-terminal recipient, oldest first. */
+  pending(): Array<{ message: QueuedMessage; recipients: RecipientRow[] }>;
+  /** Admin transitions; `ids` undefined means all. Returns recipients changed. */
+  hold(queueIds: string[] | undefined, reason: string, now: number): number;
+  release(queueIds: string[] | undefined, now: number): number;
+  retry(queueIds: string[] | undefined, now: number): number;
+  cancel(queueIds: string[] | undefined, now: number): number;
+  /** A bounce after the relay accepted: delivered → bounced, in its own transaction. */
+  amendBounced(queueId: string, address: string, reason: string, dsn: string | null, now: number): boolean;
+  /** Messages whose recipients are all terminal and at least one failed, without a DSN sent yet. */
+  needingDsn(): QueuedMessage[];
+  markDsnSent(queueId: string): void;
+  /** Drop bodies of fully delivered messages older than `before`. */
+  purgeBodies(before: number): number;
+  /** Earliest next_attempt_at of a due-able recipient, or null if none. */
+  nextDue(): number | null;
+  /**
+   * Token buckets shared by every process: take one token from each key, all
+   * or nothing. Returns 0 when taken, else the ms to wait for the scarcest one.
+   */
+  takeTokens(buckets: Array<{ key: string; capacity: number; refillPerMs: number }>, now: number): number;
+  close(): void;
+}
