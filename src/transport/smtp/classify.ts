@@ -118,7 +118,7 @@ export const REPLY_RULES: readonly ReplyRule[] = [
   },
   {
     id: 'too-many-recipients',
-    test: (r, c) => c.phase === 'rcpt' && (r.code === 452 || r.enhanced === '4.5.3' || r.enhanced === '5.5.3'),
+    test: (r, c) => c.phase === 'rcpt' && (enh('4.5.3', '5.5.3')(r) || wording(/too many recipients/i)(r)),
     rule: 'R8',
     hint: 'too many recipients in one message: send to fewer recipients at a time (R8)',
   },

@@ -61,7 +61,8 @@ function protocolError(message: string, line: string): SendwellError {
 }
 
 /** Build an SmtpReply from its lines (code prefix already removed). */
-export function makeReply(code: number, texts: string[]): SmtpReply {
+export function makeReply(code: number, rawTexts: string[]): SmtpReply {
+  const texts = rawTexts.map(sanitizeText);
   const enhanced = texts.length > 0 ? extractEnhancedStatus(texts[0]!) : undefined;
   const lines = enhanced
     ? texts.map((t) => {
@@ -121,7 +122,7 @@ export class ReplyParser {
     if (this.pendingCode !== undefined && this.pendingCode !== code) {
       throw protocolError(`reply code changed from ${this.pendingCode} to ${code} inside a multi-line reply`, line);
     }
-    const text = sanitizeText(line.slice(4));
+    const text = line.slice(4);
     if (m[2] === '-') {
       this.pendingCode = code;
       this.pendingLines.push(text);
