@@ -77,12 +77,12 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
   let code: number = EXIT.OK;
   const program = buildProgram(io, (c) => (code = c));
   const json = argv.includes('--json');
+  if (argv.length === 0) {
+    io.stderr(program.helpInformation());
+    return EXIT.USAGE;
+  }
   try {
     await program.parseAsync(argv, { from: 'user' });
-    if (argv.length === 0) {
-      io.stderr(program.helpInformation());
-      return EXIT.USAGE;
-    }
     return code;
   } catch (err) {
     if (err instanceof CommanderError) {

@@ -5,6 +5,7 @@ import { parse as parseToml, stringify as stringifyToml } from 'smol-toml';
 import type { z } from 'zod';
 import { SendwellError } from '../errors.js';
 import type { PolicyOptions } from '../policy/types.js';
+import type { PasswordSource } from '../transport/secrets.js';
 import type { DsnOptions } from '../transport/types.js';
 import { configSchema, DEFAULTS, SECRET_KEYS, type ConfigFile } from './schema.js';
 import { parseDuration, parseSize } from './units.js';
@@ -12,7 +13,7 @@ import { parseDuration, parseSize } from './units.js';
 /** Where sendwell looks for its config, in order, after --config and SENDWELL_CONFIG. */
 export const CONFIG_SEARCH_PATH = ['./sendwell.toml', '/etc/sendwell/sendwell.toml'];
 
-export type PasswordSource = { file: string } | { env: string } | { command: string } | { value: string };
+export type { PasswordSource };
 
 /** The effective configuration in the units the code uses. */
 export interface ResolvedConfig {
