@@ -2,6 +2,7 @@
  * A raw header parser that keeps the bytes: the lint rules need to see exactly what was
  * written (8-bit bytes, duplicates, folding, invalid names), which normalising parsers hide.
  */
+import { isAscii, isUtf8 } from 'node:buffer';
 
 export interface HeaderField {
   /** The field name as written (everything before the first colon; may be invalid). */
@@ -34,22 +35,14 @@ export interface HeaderSection {
   hasSeparator: boolean;
 }
 
-const utf8Fatal = new TextDecoder('utf-8', { fatal: true });
-
 /** Is the buffer valid UTF-8? */
 export function isValidUtf8(bytes: Uint8Array): boolean {
-  try {
-    utf8Fatal.decode(bytes);
-    return true;
-  } catch {
-    return false;
-  }
+  return bytes.length === 0 || isUtf8(bytes);
 }
 
 /** Does the buffer contain a byte above 0x7F? */
 export function has8bit(bytes: Uint8Array): boolean {
-  for (const b of bytes) if (b > 0x7f) return true;
-  return false;
+  return bytes.length > 0 && !isAscii(bytes);
 }
 
 /** Header bytes to text: ASCII as is, valid UTF-8 as UTF-8 (RFC 6532), anything else as Latin-1. */

@@ -239,7 +239,10 @@ export async function lintMessage(raw: Buffer | string, ctx: LintContext): Promi
       if (!utf8) {
         out.add('H1.raw-8bit-header', {
           field: FIELD_NAME.test(f.name) ? f.name : undefined,
-          detail: `line ${f.line} has raw 8-bit bytes; the relay must support SMTPUTF8 (RFC 6532), otherwise use RFC 2047 encoding`,
+          detail:
+            ctx.smtputf8 === false
+              ? `line ${f.line} has raw 8-bit bytes and the relay does not support SMTPUTF8: use RFC 2047 encoding`
+              : `line ${f.line} has raw 8-bit bytes; the relay must support SMTPUTF8 (RFC 6532), otherwise use RFC 2047 encoding`,
         });
       } else if (!isValidUtf8(f.raw)) {
         out.add('H1.raw-8bit-header', { field: FIELD_NAME.test(f.name) ? f.name : undefined, detail: `line ${f.line} has 8-bit bytes that are not valid UTF-8 (RFC 6532 allows only UTF-8)` });
@@ -369,7 +372,8 @@ export async function lintMessage(raw: Buffer | string, ctx: LintContext): Promi
     if (!parsed.ok) {
       out.add('H2.date-invalid', { field: 'Date', detail: `${quote(dateField.value)} ${parsed.reason}` });
     } else {
-      const skew = parsed.date.getTime() - ctx.now.getTime();
+      const now = ctx.now instanceof Date && !Number.isNaN(ctx.now.getTime()) ? ctx.now : new Date();
+      const skew = parsed.date.getTime() - now.getTime();
       if (Math.abs(skew) > policy.maxDateSkewMs) {
         out.add('H2.date-skew', {
           field: 'Date',

@@ -61,31 +61,30 @@ function splitMultipart(buf: Buffer, start: number, end: number, boundary: strin
   const parts: Array<[number, number]> = [];
   let partStart = -1;
   let closed = false;
-  let lineStart = start;
-  while (lineStart < end) {
-    let lf = buf.indexOf(0x0a, lineStart);
+  let from = start;
+  while (from < end) {
+    const hit = buf.indexOf(delimiter, from);
+    if (hit < 0 || hit + delimiter.length > end) break;
+    from = hit + 1;
+    // A delimiter starts a line.
+    if (hit !== start && buf[hit - 1] !== 0x0a) continue;
+    let lf = buf.indexOf(0x0a, hit + delimiter.length);
     if (lf < 0 || lf >= end) lf = end;
-    const isDelimiter = lf - lineStart >= delimiter.length && buf.compare(delimiter, 0, delimiter.length, lineStart, lineStart + delimiter.length) === 0;
-    if (isDelimiter) {
-      const rest = buf.subarray(lineStart + delimiter.length, lf).toString('latin1');
-      const isClose = rest.startsWith('--');
-      if (/^(--)?[ \t\r]*$/.test(rest)) {
-        if (partStart >= 0) {
-          // The CRLF (or LF) before the delimiter belongs to the delimiter.
-          let partEnd = lineStart;
-          if (partEnd > partStart && buf[partEnd - 1] === 0x0a) partEnd -= 1;
-          if (partEnd > partStart && buf[partEnd - 1] === 0x0d) partEnd -= 1;
-          parts.push([partStart, Math.max(partStart, partEnd)]);
-        }
-        if (isClose) {
-          closed = true;
-          partStart = -1;
-          break;
-        }
-        partStart = lf < end ? lf + 1 : end;
-      }
+    const rest = buf.subarray(hit + delimiter.length, lf).toString('latin1');
+    if (!/^(--)?[ \t\r]*$/.test(rest)) continue;
+    if (partStart >= 0) {
+      let partEnd = hit;
+      if (partEnd > partStart && buf[partEnd - 1] === 0x0a) partEnd -= 1;
+      if (partEnd > partStart && buf[partEnd - 1] === 0x0d) partEnd -= 1;
+      parts.push([partStart, Math.max(partStart, partEnd)]);
     }
-    lineStart = lf + 1;
+    if (rest.startsWith('--')) {
+      closed = true;
+      partStart = -1;
+      break;
+    }
+    partStart = lf < end ? lf + 1 : end;
+    from = partStart;
   }
   if (partStart >= 0) parts.push([partStart, end]);
   return { parts, closed };
@@ -123,8 +122,11 @@ function parsePart(buf: Buffer, start: number, end: number, firstLine: number, p
     const { parts, closed } = splitMultipart(buf, section.bodyStart, end, boundary);
     if (!closed) part.problems.push(`multipart body not closed with --${boundary}--`);
     const childDefault = contentType === 'multipart/digest' ? 'message/rfc822' : 'text/plain';
+    let line = section.bodyLine;
+    let counted = section.bodyStart;
     parts.forEach(([s, e], i) => {
-      const line = section.bodyLine + lineCount(buf, section.bodyStart, s);
+      line += lineCount(buf, counted, s);
+      counted = s;
       part.children.push(parsePart(buf, s, e, line, path ? `${path}.${i + 1}` : String(i + 1), depth + 1, childDefault));
     });
   }
@@ -172,7 +174,8 @@ export function decodeQuotedPrintable(body: Buffer): Buffer {
 export function decodeBody(part: MimePart): Buffer {
   switch (part.transferEncoding) {
     case 'base64':
-      return Buffer.from(part.body.toString('latin1').replace(/[^A-Za-z0-9+/]/g, ''), 'base64');
+      // Node's base64 decoder skips line breaks and other non-alphabet characters.
+      return Buffer.from(part.body.toString('latin1'), 'base64');
     case 'quoted-printable':
       return decodeQuotedPrintable(part.body);
     default:

@@ -35,7 +35,10 @@ export interface PolicyOptions {
   attachmentMaxBytes: number;
   /** Privacy: more visible To/Cc addresses than this gives a warning. */
   maxVisibleRecipients: number;
-  /** Per-rule severity override; `off` disables a rule. */
+  /**
+   * Per-rule severity override; `off` disables a rule. Keys are rule IDs (`R2.noreply-sender`)
+   * or guide rules (`R2`, applying to all its rules); an exact rule ID wins over its guide rule.
+   */
   severity: Record<string, Severity | 'off'>;
 }
 
