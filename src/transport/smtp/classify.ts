@@ -349,7 +349,12 @@ export function tlsError(err: unknown, ctx: NetContext & { verify: boolean }): S
   }
   const reason = TLS_REASONS[code];
   if (reason) {
-    const detail = code === 'ERR_TLS_CERT_ALTNAME_INVALID' && e.reason ? ` (${e.reason})` : '';
+    let detail = '';
+    if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
+      const cert = (e as { cert?: { subjectaltname?: string; subject?: { CN?: string } } }).cert;
+      const names = cert?.subjectaltname ?? (cert?.subject?.CN ? `CN=${cert.subject.CN}` : undefined);
+      detail = ` (connected to ${ctx.host}; the certificate is for ${names ?? 'other names'})`;
+    }
     return new SendwellError('ETLS', `${reason}${detail}: TLS to ${where} not established`, {
       phase: 'tls',
       temporary: false,
@@ -364,7 +369,7 @@ export function tlsError(err: unknown, ctx: NetContext & { verify: boolean }): S
     });
   }
   const wrongVersion = /wrong version number|packet length too long|unknown protocol|http request/i.test(e?.message ?? '');
-  return new SendwellError('ETLS', `TLS to ${where} failed: ${e?.message ?? String(err)}`, {
+  return new SendwellError('ETLS', `TLS to ${where} failed: ${e?.reason ?? e?.message ?? String(err)}`, {
     phase: 'tls',
     temporary: false,
     cause: err,

@@ -437,18 +437,18 @@ export class SmtpSession {
   }
 
   /** RSET: abort any transaction; doubles as a liveness check before reuse. */
-  async reset(): Promise<void> {
+  async reset(timeoutMs = this.params.timeouts.commandMs): Promise<void> {
     this.conn.writeLine('RSET');
-    const r = await this.read('mail', 'RSET');
+    const r = await this.conn.read(timeoutMs, { phase: 'mail', command: 'RSET', option: 'commandMs' });
     if (!accepted(r)) throw replyError(r, this.ctx('mail', 'RSET'), { expected: '250' });
     this.needsReset = false;
     this.lastUsed = Date.now();
   }
 
   /** NOOP: is the connection still alive? */
-  async noop(): Promise<void> {
+  async noop(timeoutMs = this.params.timeouts.commandMs): Promise<void> {
     this.conn.writeLine('NOOP');
-    const r = await this.read('mail', 'NOOP');
+    const r = await this.conn.read(timeoutMs, { phase: 'mail', command: 'NOOP', option: 'commandMs' });
     if (!accepted(r)) throw replyError(r, this.ctx('mail', 'NOOP'), { expected: '250' });
     this.lastUsed = Date.now();
   }

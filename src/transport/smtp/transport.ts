@@ -25,6 +25,11 @@ export const IDLE_CLOSE_MS = 10_000;
 export const MAX_MESSAGES_PER_CONNECTION = 100;
 /** Postfix smtp_connection_reuse_time_limit: 300 s. */
 export const MAX_CONNECTION_AGE_MS = 300_000;
+/**
+ * The RSET/NOOP check before reuse waits at most this long (or commandMs if
+ * shorter): a healthy relay answers at once, and a new connection is cheap.
+ */
+export const REUSE_CHECK_TIMEOUT_MS = 10_000;
 
 export interface SmtpTransportParams extends Omit<SessionParams, 'ca'> {
   target: SmtpTarget;
@@ -73,8 +78,9 @@ export class SmtpTransport implements Transport {
       } else {
         try {
           old.ref(true);
-          if (old.needsReset) await old.reset();
-          else if (now - old.lastUsed >= REUSE_NOOP_AFTER_MS) await old.noop();
+          const wait = Math.min(REUSE_CHECK_TIMEOUT_MS, this.params.timeouts.commandMs);
+          if (old.needsReset) await old.reset(wait);
+          else if (now - old.lastUsed >= REUSE_NOOP_AFTER_MS) await old.noop(wait);
           return { session: old, reused: true };
         } catch {
           old.destroy();
