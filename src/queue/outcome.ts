@@ -44,16 +44,23 @@ function failure(r: { responseCode?: number; enhancedStatus?: string; response?:
   };
 }
 
-/** Outcome for one recipient the relay answered individually. */
-export function fromRecipient(r: RecipientOutcome, ctx: ClassifyContext, relayQueueId?: string): Outcome {
+/**
+ * Outcome for one recipient the relay answered individually. For accepted
+ * recipients the final reply to the message (`250 … queued as X`) is what the
+ * log shows, as in Postfix.
+ */
+export function fromRecipient(r: RecipientOutcome, ctx: ClassifyContext, final?: { response?: string; relayQueueId?: string }): Outcome {
   if (r.status === 'accepted') {
+    const reply = final?.response ?? r.response;
+    const code = reply ? Number(/^(\d{3})/.exec(reply)?.[1] ?? r.responseCode) : r.responseCode;
+    const dsn = (reply && /^\d{3}[ -](\d\.\d{1,3}\.\d{1,3})\b/.exec(reply)?.[1]) ?? r.enhancedStatus ?? '2.0.0';
     return {
       kind: 'delivered',
       relay: ctx.relay,
-      ...(r.responseCode !== undefined ? { code: r.responseCode } : {}),
-      dsn: r.enhancedStatus ?? '2.0.0',
-      ...(r.response !== undefined ? { reply: r.response } : {}),
-      ...(relayQueueId !== undefined ? { relayQueueId } : {}),
+      ...(code !== undefined && !Number.isNaN(code) ? { code } : {}),
+      dsn,
+      ...(reply !== undefined ? { reply } : {}),
+      ...(final?.relayQueueId !== undefined ? { relayQueueId: final.relayQueueId } : {}),
     };
   }
   return failure(r, ctx, 'refused');

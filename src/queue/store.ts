@@ -104,6 +104,8 @@ export interface QueueStore {
   heartbeat(owner: string, until: number, recipientIds: number[]): void;
   /** Return this owner's active rows to the queue (startup after a crash). */
   recoverOwn(owner: string, now: number): number;
+  /** Lease owners that hold active rows (to find dead processes on this host). */
+  activeOwners(): string[];
   /** Return active rows with an expired lease (any owner) to the queue. */
   reapExpired(now: number): number;
   body(queueId: string): Buffer | null;
@@ -128,8 +130,9 @@ export interface QueueStore {
   nextDue(): number | null;
   /**
    * Token buckets shared by every process: take one token from each key, all
-   * or nothing. Returns 0 when taken, else the ms to wait for the scarcest one.
+   * or nothing. `waitMs` 0 when taken, else how long until the scarcest bucket
+   * (`key`) has a token again.
    */
-  takeTokens(buckets: Array<{ key: string; capacity: number; refillPerMs: number }>, now: number): number;
+  takeTokens(buckets: Array<{ key: string; capacity: number; refillPerMs: number }>, now: number): { waitMs: number; key?: string };
   close(): void;
 }

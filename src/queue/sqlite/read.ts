@@ -24,6 +24,7 @@ export function readOps(db: Database) {
       WHERE id IN (SELECT queue_id FROM recipient WHERE state IN ('queued','active','deferred','held'))
       ORDER BY created_at, id`,
   );
+  const owners = db.prepare<[], { o: string }>(`SELECT DISTINCT lease_owner AS o FROM recipient WHERE state = 'active' AND lease_owner IS NOT NULL`);
   const nextDue = db.prepare<[], { t: number | null }>(`SELECT MIN(next_attempt_at) AS t FROM recipient WHERE state IN ('queued','deferred')`);
   return {
     body: (id: string): Buffer | null => body.get(id)?.raw ?? null,
@@ -35,6 +36,7 @@ export function readOps(db: Database) {
     attempts: (id: string): AttemptRow[] => attempts.all(id).map(toAttempt),
     pending: () =>
       pendingMessages.all().map((m) => ({ message: toMessage(m), recipients: recipients.all(m.id).map(toRecipient) })),
+    activeOwners: (): string[] => owners.all().map((r) => r.o),
     nextDue: (): number | null => nextDue.get()?.t ?? null,
   };
 }

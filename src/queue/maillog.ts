@@ -1,0 +1,114 @@
+/**
+ * The mail log (T2, T3): one line per event in Postfix's mail.log shape, so
+ * `grep QUEUEID`, pflogsumm-style tools and habits carry over, plus the same
+ * event as JSON. Both files live in the state directory.
+ *
+ *   Dec  4 17:00:01 host sendwell/smtp[4242]: 0Bc9xK2mPq7RtZ: to=<bob@example.org>, relay=smtp://127.0.0.1:25,
+ *     delay=0.42, delays=0.01/0/0/0.41, dsn=2.0.0, status=sent (250 2.0.0 Ok: queued as 4XkQ1)
+ */
+import { appendFileSync, existsSync, readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+
+export const LOG_FILE = 'mail.log';
+export const JSON_LOG_FILE = 'mail.log.jsonl';
+
+export type LogEvent =
+  | { event: 'enqueued'; time: number; queueId: string; messageId: string; from: string; size: number; nrcpt: number; submitter: string }
+  | {
+      event: 'attempt';
+      time: number;
+      queueId: string;
+      to: string;
+      relay: string;
+      /** Seconds since the message was queued. */
+      delay: number;
+      /** Postfix's a/b/c/d: before this attempt, queue manager, connection setup, transmission. */
+      delays: [number, number, number, number];
+      dsn: string;
+      status: string;
+      reply: string;
+      relayQueueId?: string;
+    }
+  | { event: 'status'; time: number; queueId: string; to?: string; status: string; reason: string }
+  | { event: 'dsn'; time: number; queueId: string; to: string; dsnQueueId: string; failed: string[] }
+  | { event: 'notice'; time: number; queueId?: string; level: 'warning' | 'info'; text: string };
+
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+function syslogTime(t: number): string {
+  const d = new Date(t);
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `${MONTHS[d.getMonth()]} ${String(d.getDate()).padStart(2, ' ')} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+}
+
+const secs = (n: number) => (Math.round(n * 100) / 100).toString();
+
+/** The Postfix-shaped text of one event (without the syslog prefix). */
+export function formatEvent(e: LogEvent): string {
+  switch (e.event) {
+    case 'enqueued':
+      return `${e.queueId}: message-id=${e.messageId}, from=<${e.from}>, size=${e.size}, nrcpt=${e.nrcpt} (queue active), submitter=${e.submitter}`;
+    case 'attempt':
+      return (
+        `${e.queueId}: to=<${e.to}>, relay=${e.relay}, delay=${secs(e.delay)}, delays=${e.delays.map(secs).join('/')}, ` +
+        `dsn=${e.dsn}, status=${e.status} (${e.reply}${e.relayQueueId && !e.reply.includes(e.relayQueueId) ? `; relay queue ID ${e.relayQueueId}` : ''})`
+      );
+    case 'status':
+      return `${e.queueId}: ${e.to ? `to=<${e.to}>, ` : ''}status=${e.status} (${e.reason})`;
+    case 'dsn':
+      return `${e.queueId}: sender non-delivery notification: ${e.dsnQueueId} to=<${e.to}> for ${e.failed.map((f) => `<${f}>`).join(', ')}`;
+    case 'notice':
+      return `${e.queueId ? `${e.queueId}: ` : ''}${e.level}: ${e.text}`;
+    default: {
+      const never: never = e;
+      return String(never);
+    }
+  }
+}
+
+/** The full line as written to mail.log. */
+export function formatLine(e: LogEvent, host = hostname().split('.')[0], pid = process.pid, program = 'sendwell/qmgr'): string {
+  const prog = e.event === 'attempt' ? 'sendwell/smtp' : program;
+  return `${syslogTime(e.time)} ${host} ${prog}[${pid}]: ${formatEvent(e)}`;
+}
+
+export interface MailLog {
+  write(e: LogEvent): void;
+}
+
+/**
+ * Appends to mail.log and mail.log.jsonl. Each event is one write(2) with
+ * O_APPEND, so lines from several processes do not interleave.
+ */
+export function fileMailLog(stateDir: string, opts: { stderr?: boolean } = {}): MailLog {
+  const text = join(stateDir, LOG_FILE);
+  const json = join(stateDir, JSON_LOG_FILE);
+  return {
+    write(e) {
+      const line = formatLine(e);
+      appendFileSync(text, `${line}\n`, { mode: 0o640 });
+      appendFileSync(json, `${JSON.stringify(e)}\n`, { mode: 0o640 });
+      if (opts.stderr) process.stderr.write(`${line}\n`);
+    },
+  };
+}
+
+export const nullMailLog: MailLog = { write() {} };
+
+/** Read events back (for `sendwell log`), optionally for one queue ID. */
+export function readEvents(stateDir: string, queueId?: string): LogEvent[] {
+  const file = join(stateDir, JSON_LOG_FILE);
+  if (!existsSync(file)) return [];
+  const out: LogEvent[] = [];
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
+    if (!line) continue;
+    try {
+      const e = JSON.parse(line) as LogEvent;
+      if (!queueId || e.queueId === queueId || (e.event === 'dsn' && e.dsnQueueId === queueId)) out.push(e);
+    } catch {
+      // A torn last line from a crash is skipped, not fatal.
+    }
+  }
+  return out;
+}
