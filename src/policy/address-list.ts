@@ -143,7 +143,7 @@ function tokenize(s: string): Token[] {
       cfws = false;
       continue;
     }
-    if (ch === ')' ) throw new ParseError('unbalanced )');
+    if (ch === ')') throw new ParseError('unbalanced )');
     if (ch === ']') throw new ParseError('unbalanced ]');
     if (ch === '\\') throw new ParseError('backslash outside a quoted string');
     throw new ParseError(`control or invalid character U+${c.toString(16).toUpperCase().padStart(4, '0')}`);
@@ -152,15 +152,12 @@ function tokenize(s: string): Token[] {
 }
 
 class Parser {
+  /** Index of the next token (comments included; they are CFWS except after an address, where one is the old-style name). */
   pos = 0;
-  private readonly tokens: Token[];
   constructor(
     private readonly source: string,
-    tokens: Token[],
-  ) {
-    // Comments are kept aside: they are CFWS except when one follows an address (old-style name).
-    this.tokens = tokens;
-  }
+    private readonly tokens: Token[],
+  ) {}
 
   /** The next non-comment token. */
   peek(offset = 0): Token | undefined {
@@ -177,7 +174,7 @@ class Parser {
     return undefined;
   }
 
-  /** Consume the next non-comment token; returns it and whether a comment was skipped before it. */
+  /** Consume the next non-comment token (marked cfwsBefore when a comment was skipped). */
   next(): Token {
     let comment = false;
     while (this.pos < this.tokens.length && this.tokens[this.pos]!.kind === 'comment') {

@@ -5,7 +5,7 @@
  * example, synthesises a `text` body from HTML).
  */
 import { parseHeaderValue } from 'nodemailer/lib/mime-funcs';
-import { getField, has8bit, parseHeaderSection, type HeaderField } from './headers.js';
+import { getField, parseHeaderSection, type HeaderField } from './headers.js';
 
 export interface MimePart {
   /** Part path: '' for the message itself, then '1', '1.2', … as in IMAP. */
@@ -202,9 +202,4 @@ export function isBodyText(part: MimePart): boolean {
 /** Leaf parts counted as attachments for R9 (everything but the text/plain and text/html body). */
 export function attachmentParts(root: MimePart): MimePart[] {
   return leafParts(root).filter((p) => !isBodyText(p) && !p.contentType.startsWith('multipart/'));
-}
-
-/** Does the part (or any byte of its encoded body) carry 8-bit data? */
-export function bodyHas8bit(part: MimePart): boolean {
-  return has8bit(part.body);
 }
