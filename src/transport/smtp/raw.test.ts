@@ -170,6 +170,24 @@ describe('SMTP on the wire', () => {
     assert.ok(Date.now() - started < 900);
   });
 
+  it('no final reply after the data within dataMs: ETIMEDOUT, temporary, phase data', async () => {
+    const s = await raw(async (c) => {
+      await hello(c, ['PIPELINING']);
+      for (let i = 0; i < 4; i++) await c.readLine();
+      c.write('250 ok\r\n250 ok\r\n250 ok\r\n354 go\r\n');
+      await c.readData();
+      // …and never answer
+    });
+    await assert.rejects(
+      withTransport({ url: s.url('smtp', 'tls=never'), timeouts: { dataMs: 200 } }, (t) => t.send(ENV, MESSAGE)),
+      isError('ETIMEDOUT', (e) => {
+        assert.equal(e.phase, 'data');
+        assert.equal(e.temporary, true);
+        assert.match(e.hint, /timeouts\.dataMs/);
+      }),
+    );
+  });
+
   it('a reply that is not SMTP: EPROTOCOL', async () => {
     const s = await raw(async (c) => {
       c.write('HTTP/1.1 400 Bad Request\r\n\r\n');
