@@ -1,6 +1,6 @@
 /**
  * Print the lint rules as a Markdown table (ID | severity | what | fix), generated from
- * the rule table in src/policy/rules.ts.
+ * the rule table in src/policy/rules.ts; --write/--check also cover the error-code table.
  *
  *   tsx scripts/gen-rules-doc.ts                    print the table
  *   tsx scripts/gen-rules-doc.ts --write README.md  replace the text between
@@ -8,7 +8,8 @@
  *   tsx scripts/gen-rules-doc.ts --check README.md  exit 1 when that section is out of date
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { RULES_END_MARKER, RULES_START_MARKER, replaceRulesSection, rulesMarkdown } from '../src/policy/docs.js';
+import { updateReadme } from '../src/docs.js';
+import { RULES_END_MARKER, RULES_START_MARKER, rulesMarkdown } from '../src/policy/docs.js';
 
 function usage(): never {
   process.stderr.write('usage: gen-rules-doc.ts [--write FILE | --check FILE]\n');
@@ -23,7 +24,7 @@ function main(argv: string[]): number {
   const [mode, file, ...rest] = argv;
   if ((mode !== '--write' && mode !== '--check') || !file || rest.length > 0) usage();
   const doc = readFileSync(file, 'utf8');
-  const updated = replaceRulesSection(doc);
+  const updated = updateReadme(doc);
   if (updated === undefined) {
     process.stderr.write(`${file}: no ${RULES_START_MARKER} … ${RULES_END_MARKER} markers; nothing to ${mode === '--write' ? 'replace' : 'check'}\n`);
     return mode === '--check' ? 1 : 0;

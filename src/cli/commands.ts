@@ -14,7 +14,7 @@ export async function lintCommand(file: string, flags: { json?: boolean; config?
   const raw = await readInput(file, 'message file');
   const report = await createMailer({ config }).lint(raw);
   if (flags.json) io.stdout(`${JSON.stringify(reportToJSON(report), null, 2)}\n`);
-  else io.stdout(`${formatReport(report)}\n`);
+  else io.stdout(formatReport(report));
   return report.ok ? EXIT.OK : EXIT.DATAERR;
 }
 

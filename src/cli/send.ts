@@ -5,7 +5,7 @@ import { loadConfig } from '../config/load.js';
 import { createMailer, relayOptionsFromConfig } from '../mailer.js';
 import type { Attachment, Mail } from '../message/compose.js';
 import { parseHeaderLine } from '../message/headers.js';
-import { formatReport, reportToJSON } from '../policy/index.js';
+import { buildReport, formatReport, reportToJSON } from '../policy/index.js';
 import { decodeUtf8, readInput } from './input.js';
 import { formatRecipients, type Io } from './output.js';
 
@@ -71,7 +71,7 @@ export async function sendCommand(flags: SendFlags, io: Io): Promise<number> {
       } else {
         io.stdout(composed.raw.toString('utf8'));
         io.stdout(`\n--- envelope: from <${composed.envelope.from}> to ${composed.envelope.to.map((t) => `<${t}>`).join(', ')}\n`);
-        io.stdout(`--- lint:\n${formatReport(report)}\n`);
+        io.stdout(`--- lint:\n${formatReport(report)}`);
         io.stdout('--- dry run: nothing was sent\n');
       }
       return report.ok ? EXIT.OK : EXIT.DATAERR;
@@ -91,7 +91,7 @@ export async function sendCommand(flags: SendFlags, io: Io): Promise<number> {
       io.stdout(`${status}: ${result.messageId} via ${via}${result.relayQueueId ? `, relay queue ID ${result.relayQueueId}` : ''}\n`);
       io.stdout(`${formatRecipients(result.recipients)}\n`);
       if (refused.length) io.stderr(`sendwell: ${refused.length} recipient(s) refused; the others received the mail, do not resend to them\n`);
-      if (result.findings.length) io.stderr(`${formatReport({ findings: result.findings, errors: 0, warnings: result.findings.length, ok: true })}\n`);
+      if (result.findings.length) io.stderr(formatReport(buildReport(result.findings)));
     }
     return code;
   } finally {

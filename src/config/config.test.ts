@@ -74,6 +74,7 @@ allow_senders = ["noreply@example.test"]
     fails(() => loadConfig({ path: file('typo.toml', '[relay]\nurll = "smtp://x"\n') }), 'ECONFIG', /unknown key "urll" in \[relay\]/);
     fails(() => loadConfig({ path: file('sect.toml', '[relais]\nurl = "smtp://x"\n') }), 'ECONFIG', /unknown key "relais"/);
     fails(() => loadConfig({ path: file('sev.toml', '[policy.severity]\n"R2.noreply-sender" = "fatal"\n') }), 'ECONFIG', /policy\.severity\.R2\.noreply-sender/);
+    fails(() => loadConfig({ path: file('sevkey.toml', '[policy.severity]\n"R2.no-reply" = "warning"\n') }), 'ECONFIG', /not a rule ID/);
   });
 
   it('reports TOML syntax errors with the file', () => {

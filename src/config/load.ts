@@ -68,6 +68,10 @@ function describeIssue(file: string, issue: z.core.$ZodIssue, raw: Record<string
     const where = key ? `[${key}]` : 'the top level';
     return `${file}: unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => JSON.stringify(k)).join(', ')} in ${where}`;
   }
+  if (issue.code === 'invalid_key') {
+    const inner = issue.issues[0]?.message ?? issue.message;
+    return `${file}: ${key}: the key ${inner}`;
+  }
   const shown = SECRET_KEYS.has(key) ? '(redacted)' : JSON.stringify(value);
   return `${file}: ${key} = ${shown} ${issue.message.startsWith('is ') ? issue.message : `is invalid: ${issue.message}`}`;
 }

@@ -3,6 +3,7 @@
  * in one place. `sendwell config --defaults` and the README table come from here.
  */
 import { z } from 'zod';
+import { GUIDE_RULES, isRuleId } from '../policy/rules.js';
 import { parseDuration, parseSize } from './units.js';
 
 const duration = z.union([z.string(), z.number()]).refine((v) => parseDuration(v) !== null, {
@@ -47,7 +48,12 @@ export const configSchema = z
         attachment_warn_size: size,
         attachment_max_size: size,
         max_visible_recipients: z.number().int().min(1),
-        severity: z.record(z.string(), z.enum(['error', 'warning', 'off'])),
+        severity: z.record(
+          z.string().refine((k) => isRuleId(k) || GUIDE_RULES.includes(k), {
+            message: 'is not a rule ID; see the rule table in the README (e.g. "R2.noreply-sender", or a guide rule such as "R2")',
+          }),
+          z.enum(['error', 'warning', 'off']),
+        ),
       })
       .strict(),
     dsn: z

@@ -74,6 +74,17 @@ export function storeContract(name: string, fresh: () => { open: () => QueueStor
       s.close();
     });
 
+    it('claims one message on its own for the immediate attempt', () => {
+      const s = fresh().open();
+      const a = s.enqueue(msg(), T0);
+      const b = s.enqueue(msg({ messageId: '<m2@example.test>' }), T0);
+      const rows = s.claim({ owner: 'w', now: T0, leaseMs: 1000, limit: 10, queueId: b.id });
+      assert.deepEqual([...new Set(rows.map((r) => r.queueId))], [b.id]);
+      assert.equal(rows.length, 2);
+      assert.equal(s.claim({ owner: 'w', now: T0, leaseMs: 1000, limit: 10 }).every((r) => r.queueId === a.id), true);
+      s.close();
+    });
+
     it('defers until the next attempt is due; throttling does not burn an attempt', () => {
       const s = fresh().open();
       const { id } = s.enqueue(msg({ recipients: ['a@example.test'] }), T0);

@@ -92,6 +92,8 @@ export interface ClaimOptions {
   now: number;
   leaseMs: number;
   limit: number;
+  /** Only this message's recipients (the immediate attempt after submission). */
+  queueId?: string;
 }
 
 export interface QueueStore {

@@ -12,6 +12,19 @@ export function claimOp(db: Database): (opts: ClaimOptions) => RecipientRow[] {
                     ORDER BY next_attempt_at, id LIMIT ?)
       RETURNING ${RECIPIENT_COLUMNS}`,
   );
-  const run = db.transaction((o: ClaimOptions) => stmt.all(o.owner, o.now + o.leaseMs, o.now, o.now, o.limit).map(toRecipient));
+  const one = db.prepare<[string, number, number, string, number, number], RecipientDbRow>(
+    `UPDATE recipient
+        SET state = 'active', lease_owner = ?, lease_until = ?, attempts = attempts + 1, updated_at = ?
+      WHERE id IN (SELECT id FROM recipient
+                    WHERE queue_id = ? AND state IN ('queued','deferred') AND next_attempt_at <= ?
+                    ORDER BY id LIMIT ?)
+      RETURNING ${RECIPIENT_COLUMNS}`,
+  );
+  const run = db.transaction((o: ClaimOptions) =>
+    (o.queueId === undefined
+      ? stmt.all(o.owner, o.now + o.leaseMs, o.now, o.now, o.limit)
+      : one.all(o.owner, o.now + o.leaseMs, o.now, o.queueId, o.now, o.limit)
+    ).map(toRecipient),
+  );
   return (o) => run.immediate(o);
 }
