@@ -24,6 +24,9 @@ export { parseRelayUrl, describeRelay, redactUrl, DEFAULT_PORTS, DEFAULT_SENDMAI
 export { DEFAULT_TIMEOUTS, type Timeouts } from './smtp/session.js';
 export { SYSEXITS } from './sendmail.js';
 export type { CapturedEnvelope } from './capture.js';
+export { SmtpTransport } from './smtp/transport.js';
+export { SendmailTransport } from './sendmail.js';
+export { CaptureTransport } from './capture.js';
 
 export interface RelayOptions {
   /** Relay URL: smtp://, smtp+starttls://, smtps://, sendmail:[path], capture:DIR (see url.ts). */

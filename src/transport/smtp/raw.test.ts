@@ -268,6 +268,34 @@ describe('SMTP on the wire', () => {
     assert.deepEqual(seen[1], ['MAIL', 'RCPT', 'RCPT', 'DATA', 'QUIT']);
   });
 
+  it('an unsolicited 421 while idle retires the connection before the next send', async () => {
+    let conns = 0;
+    const s = await raw(async (c) => {
+      conns++;
+      await hello(c, ['PIPELINING']);
+      for (;;) {
+        const l = await c.readLine().catch(() => 'closed');
+        if (l === 'closed') return;
+        if (l.startsWith('MAIL') || l.startsWith('RCPT')) c.write('250 ok\r\n');
+        else if (l === 'DATA') {
+          c.write('354 go\r\n');
+          await c.readData();
+          c.write('250 ok\r\n');
+          if (conns === 1) c.write('421 4.4.2 idle timeout\r\n'); // but keep the socket open
+        } else if (l === 'QUIT') {
+          c.write('221 bye\r\n');
+          return void c.socket.end();
+        } else c.write('250 ok\r\n');
+      }
+    });
+    await withTransport({ url: s.url('smtp', 'tls=never') }, async (t) => {
+      await t.send(ENV, MESSAGE);
+      await new Promise((r) => setTimeout(r, 50));
+      await t.send(ENV, MESSAGE);
+    });
+    assert.equal(conns, 2);
+  });
+
   it('a relay that closes the idle connection: the next send opens a new one without an error', async () => {
     let conns = 0;
     const s = await raw(async (c) => {

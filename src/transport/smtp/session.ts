@@ -355,7 +355,9 @@ export class SmtpSession {
     if (useDsn && dsn.ret) mail += ` RET=${dsn.ret}`;
     if (useDsn && dsn.envid) mail += ` ENVID=${xtextEncode(dsn.envid)}`;
 
-    const notify = useDsn ? (dsn.notify && dsn.notify.length > 0 ? (dsn.notify.includes('NEVER' as never) ? ['NEVER'] : dsn.notify) : ['FAILURE', 'DELAY']) : undefined;
+    // RFC 3461 §4.1: NEVER stands alone; default FAILURE,DELAY (Postfix sendmail -N's default too).
+    const wanted: readonly string[] = dsn?.notify && dsn.notify.length > 0 ? dsn.notify : ['FAILURE', 'DELAY'];
+    const notify = useDsn ? (wanted.includes('NEVER') ? ['NEVER'] : wanted) : undefined;
     const rcpts: Step[] = envelope.to.map((to) => {
       let line = `RCPT TO:<${to}>`;
       if (notify) line += ` NOTIFY=${notify.join(',')}`;

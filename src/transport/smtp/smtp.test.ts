@@ -365,6 +365,17 @@ describe('SMTP: connections', () => {
     assert.equal(s.connections, 1);
   });
 
+  it('close() lets sends already issued finish, then refuses new ones (EUSAGE)', async () => {
+    const s = await server();
+    const t = createTransport({ url: s.url('smtp', 'tls=never') });
+    const pending = [t.send(ENV, MESSAGE), t.send(ENV, MESSAGE)];
+    const closing = t.close();
+    await Promise.all(pending);
+    await closing;
+    assert.equal(s.messages.length, 2);
+    await assert.rejects(t.send(ENV, MESSAGE), isError('EUSAGE'));
+  });
+
   it('reconnects when the relay closed the idle connection', async () => {
     const s = await server({ extra: { socketTimeout: 150 } });
     await withTransport({ url: s.url('smtp', 'tls=never') }, async (t) => {

@@ -54,6 +54,8 @@ export class SmtpTransport implements Transport {
   constructor(private readonly params: SmtpTransportParams) {}
 
   send(envelope: Envelope, raw: Buffer): Promise<TransportResult> {
+    // Sends issued before close() still run; later ones are refused.
+    if (this.closed) return Promise.reject(new SendwellError('EUSAGE', 'the transport was closed', { hint: 'create a new transport (or mailer) to send again' }));
     const run = this.chain.then(() => this.sendNow(envelope, raw));
     this.chain = run.catch(() => undefined);
     return run;
@@ -73,7 +75,10 @@ export class SmtpTransport implements Transport {
     this.session = undefined;
     if (old && !old.closed) {
       const now = Date.now();
-      if (old.messagesSent >= MAX_MESSAGES_PER_CONNECTION || now - old.createdAt >= MAX_CONNECTION_AGE_MS) {
+      if (old.conn.hasPending) {
+        // The relay said something unasked while idle (typically 421 before closing).
+        old.destroy();
+      } else if (old.messagesSent >= MAX_MESSAGES_PER_CONNECTION || now - old.createdAt >= MAX_CONNECTION_AGE_MS) {
         await old.quit();
       } else {
         try {
@@ -93,7 +98,6 @@ export class SmtpTransport implements Transport {
   }
 
   private async sendNow(envelope: Envelope, raw: Buffer): Promise<TransportResult> {
-    if (this.closed) throw new SendwellError('EUSAGE', 'the transport was closed', { hint: 'create a new transport (or mailer) to send again' });
     this.clearIdle();
     let { session, reused } = await this.acquire();
     try {
