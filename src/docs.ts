@@ -19,9 +19,9 @@ function replaceBetween(doc: string, start: string, end: string, body: string): 
   return `${doc.slice(0, a + start.length)}\n${body}${doc.slice(b)}`;
 }
 
-/** The README with every generated section brought up to date (undefined if a marker is missing). */
+/** The document with every generated section brought up to date (undefined without the rules markers). */
 export function updateReadme(doc: string): string | undefined {
   const withRules = replaceRulesSection(doc);
   if (withRules === undefined) return undefined;
-  return replaceBetween(withRules, ERRORS_START_MARKER, ERRORS_END_MARKER, errorsMarkdown());
+  return replaceBetween(withRules, ERRORS_START_MARKER, ERRORS_END_MARKER, errorsMarkdown()) ?? withRules;
 }
