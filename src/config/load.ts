@@ -1,10 +1,11 @@
 /** Finding, reading and validating sendwell.toml. */
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { parse as parseToml, stringify as stringifyToml } from 'smol-toml';
 import type { z } from 'zod';
 import { SendwellError } from '../errors.js';
 import type { PolicyOptions } from '../policy/types.js';
+import type { Limits } from '../queue/limits.js';
 import type { PasswordSource } from '../transport/secrets.js';
 import type { DsnOptions } from '../transport/types.js';
 import { configSchema, DEFAULTS, SECRET_KEYS, type ConfigFile } from './schema.js';
@@ -31,6 +32,12 @@ export interface ResolvedConfig {
   sender: { from?: string; envelopeFrom?: string; replyTo?: string; autoSubmitted: string | false };
   policy: PolicyOptions;
   dsn: DsnOptions;
+  /** From state_dir; the CLI falls back to --state-dir, SENDWELL_STATE_DIR, ./.sendwell. */
+  stateDir?: string;
+  queue: { concurrency: number; lifetimeMs: number; minBackoffMs: number; maxBackoffMs: number; retrySchedule?: string; retentionMs: number };
+  limits: Limits;
+  flood: { messages: number; windowMs: number; duplicateWindowMs: number };
+  logStderr: boolean;
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -155,7 +162,31 @@ export function resolveConfig(file: ConfigFile, source: string | null): Resolved
     });
   }
   const dsn: DsnOptions = { ret: file.dsn.ret, notify: file.dsn.notify as DsnOptions['notify'], orcpt: true };
-  return { source, file, relay, sender, policy, dsn };
+  const q = file.queue;
+  const queue: ResolvedConfig['queue'] = {
+    concurrency: q.concurrency,
+    lifetimeMs: ms(q.lifetime),
+    minBackoffMs: ms(q.min_backoff),
+    maxBackoffMs: ms(q.max_backoff),
+    retentionMs: ms(q.retention),
+    ...(q.retry_schedule ? { retrySchedule: q.retry_schedule } : {}),
+  };
+  if (queue.minBackoffMs > queue.maxBackoffMs) {
+    throw new SendwellError('ECONFIG', `${source ?? 'config'}: queue.min_backoff is larger than queue.max_backoff`, { hint: 'the minimum must be at most the maximum' });
+  }
+  const l = file.limits;
+  const limits: Limits = {
+    perMinute: l.per_minute,
+    perHour: l.per_hour,
+    perDay: l.per_day,
+    perRecipientPerHour: l.per_recipient_per_hour,
+    perDomainPerMinute: l.per_domain_per_minute,
+    perSenderPerHour: l.per_sender_per_hour,
+  };
+  const flood = { messages: l.flood.messages, windowMs: ms(l.flood.window), duplicateWindowMs: ms(l.flood.duplicate_window) };
+  const out: ResolvedConfig = { source, file, relay, sender, policy, dsn, queue, limits, flood, logStderr: file.log.stderr };
+  if (file.state_dir) out.stateDir = source ? resolve(dirname(source), file.state_dir) : file.state_dir;
+  return out;
 }
 
 /** Parse TOML text; syntax errors name the file, line and column. */
@@ -188,7 +219,7 @@ export function loadConfig(options: { path?: string; env?: NodeJS.ProcessEnv } =
 
 /** TOML of a config object with secrets redacted (for `sendwell config`). */
 export function configToToml(file: ConfigFile): string {
-  const copy = structuredClone(file) as Record<string, Record<string, unknown>>;
+  const copy = structuredClone(file) as unknown as Record<string, Record<string, unknown>>;
   for (const key of SECRET_KEYS) {
     const [section, name] = key.split('.') as [string, string];
     if (copy[section]?.[name] !== undefined) copy[section][name] = '(redacted)';

@@ -13,8 +13,12 @@ const size = z.union([z.string(), z.number()]).refine((v) => parseSize(v) !== nu
   message: 'is not a size; write e.g. "10MB", "1MiB", "512k" or a number of bytes',
 });
 
+const count = z.number().int().min(0);
+
 export const configSchema = z
   .object({
+    /** Where the queue and the mail log live (default ./.sendwell). */
+    state_dir: z.string().min(1).optional(),
     relay: z
       .object({
         url: z.string().min(1),
@@ -62,6 +66,42 @@ export const configSchema = z
         notify: z.array(z.enum(['SUCCESS', 'FAILURE', 'DELAY', 'NEVER'])).min(1),
       })
       .strict(),
+    queue: z
+      .object({
+        concurrency: z.number().int().min(1).max(100),
+        lifetime: duration,
+        min_backoff: duration,
+        max_backoff: duration,
+        /** Explicit retry table instead of the age-based default, e.g. "1m, 5m, 10m*2, 1h*3". */
+        retry_schedule: z.string().min(1).optional(),
+        /** How long bodies of delivered mail are kept (for `sendwell queue show`). */
+        retention: duration,
+      })
+      .strict(),
+    limits: z
+      .object({
+        per_minute: count,
+        per_hour: count,
+        per_day: count,
+        per_recipient_per_hour: count,
+        per_domain_per_minute: count,
+        per_sender_per_hour: count,
+        flood: z
+          .object({
+            messages: z.number().int().min(1),
+            window: duration,
+            /** Identical mails (subject and body) to one recipient within this window are held. */
+            duplicate_window: duration,
+          })
+          .strict(),
+      })
+      .strict(),
+    log: z
+      .object({
+        /** Also write mail-log lines to stderr. */
+        stderr: z.boolean(),
+      })
+      .strict(),
   })
   .strict();
 
@@ -97,6 +137,25 @@ export const DEFAULTS = {
     ret: 'HDRS',
     notify: ['FAILURE', 'DELAY'],
   },
+  queue: {
+    concurrency: 4,
+    // Postfix: maximal_queue_lifetime 5d, minimal_backoff_time 300s, maximal_backoff_time 4000s.
+    lifetime: '5d',
+    min_backoff: '5m',
+    max_backoff: '4000s',
+    retention: '7d',
+  },
+  limits: {
+    per_minute: 60,
+    per_hour: 1000,
+    per_day: 10000,
+    // A script stuck in a loop must not flood one person (R8).
+    per_recipient_per_hour: 10,
+    per_domain_per_minute: 30,
+    per_sender_per_hour: 1000,
+    flood: { messages: 500, window: '5m', duplicate_window: '1h' },
+  },
+  log: { stderr: false },
 } satisfies ConfigFile;
 
 /** Keys whose values are secrets and are redacted by `sendwell config`. */

@@ -137,6 +137,23 @@ export class Worker {
     return total;
   }
 
+  /**
+   * The immediate attempt after submission: this message's due recipients only.
+   * Returns the recipients' rows afterwards.
+   */
+  async deliverMessage(queueId: string): Promise<RecipientRow[]> {
+    const rows = this.store.claim({ owner: this.owner, now: this.clock(), leaseMs: LEASE_MS, limit: 10_000, queueId });
+    if (rows.length > 0) await this.deliverGroup(0, rows);
+    if (this.opts.notify !== false) {
+      // A notice about this message goes out at once too.
+      for (const dsnId of this.sendNotifications()) {
+        const dsnRows = this.store.claim({ owner: this.owner, now: this.clock(), leaseMs: LEASE_MS, limit: 10, queueId: dsnId });
+        if (dsnRows.length > 0) await this.deliverGroup(0, dsnRows);
+      }
+    }
+    return this.store.recipients(queueId);
+  }
+
   /** Run until aborted: drain, sleep until the next due time (or `pollMs`), repeat. */
   async run(signal: AbortSignal, pollMs = 1000): Promise<void> {
     this.recover();
@@ -286,7 +303,8 @@ export class Worker {
   }
 
   /** One RFC 3464 notification per finished message with failed recipients (never for a null sender). */
-  private sendNotifications(): void {
+  private sendNotifications(): string[] {
+    const created: string[] = [];
     for (const m of this.store.needingDsn()) {
       const failed = this.store.recipients(m.id).filter((r) => r.state === 'bounced' || r.state === 'expired');
       const now = this.clock();
@@ -295,9 +313,11 @@ export class Worker {
         // The key makes this idempotent: a crash between enqueue and mark sends no second notice.
         const { id } = this.store.enqueue({ raw: dsn.raw, messageId: dsn.messageId, envelopeFrom: '', recipients: [dsn.to], submitter: 'sendwell-dsn', idempotencyKey: `dsn:${m.id}` }, now);
         this.opts.log.write({ event: 'dsn', time: now, queueId: m.id, to: dsn.to, dsnQueueId: id, failed: failed.map((r) => r.address) });
+        created.push(id);
       }
       this.store.markDsnSent(m.id);
     }
+    return created;
   }
 }
 

@@ -375,8 +375,11 @@ export class SmtpSession {
         const batch = steps.slice(i, i + PIPELINE_MAX_COMMANDS);
         this.conn.writeLines(batch.map((s) => s.line));
         for (const s of batch) {
-          replies.push(await this.read(s.phase, s.command));
+          const reply = await this.read(s.phase, s.command);
+          replies.push(reply);
           if (replies.length === 1) this.mailAnswered = true;
+          // 421: the server closes the connection now; report its reply, not the closed socket.
+          if (reply.code === 421) throw replyError(reply, this.ctx(s.phase, s.command), { expected: '250' });
         }
         i += batch.length;
         if (!accepted(replies[0]!)) break; // MAIL refused: send no more batches
