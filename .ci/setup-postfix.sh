@@ -10,7 +10,15 @@ if ! command -v postfix >/dev/null 2>&1; then
   echo "postfix postfix/main_mailer_type select Local only" | debconf-set-selections
   echo "postfix postfix/mailname string sendwell-ci.example.test" | debconf-set-selections
   apt-get update -qq
-  apt-get install -y -qq postfix ssl-cert >/dev/null
+  apt-get install -y -qq postfix openssl >/dev/null
+fi
+
+# A self-signed certificate, like the stock one of a fresh MTA: opportunistic
+# STARTTLS must work with it, verified TLS must refuse it.
+if [ ! -f /etc/postfix/sendwell-ci.pem ]; then
+  openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=sendwell-ci.example.test" \
+    -keyout /etc/postfix/sendwell-ci.key -out /etc/postfix/sendwell-ci.pem 2>/dev/null
+  chmod 600 /etc/postfix/sendwell-ci.key
 fi
 
 id sink >/dev/null 2>&1 || useradd --create-home --shell /usr/sbin/nologin sink
@@ -24,8 +32,8 @@ postconf -e \
   'relayhost =' \
   'default_transport = error:outside delivery is disabled on this CI host' \
   'relay_transport = error:outside delivery is disabled on this CI host' \
-  'smtpd_tls_cert_file = /etc/ssl/certs/ssl-cert-snakeoil.pem' \
-  'smtpd_tls_key_file = /etc/ssl/private/ssl-cert-snakeoil.key' \
+  'smtpd_tls_cert_file = /etc/postfix/sendwell-ci.pem' \
+  'smtpd_tls_key_file = /etc/postfix/sendwell-ci.key' \
   'smtpd_tls_security_level = may' \
   'smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination' \
   'local_recipient_maps = proxy:unix:passwd.byname $alias_maps' \
