@@ -85,6 +85,18 @@ export function storeContract(name: string, fresh: () => { open: () => QueueStor
       s.close();
     });
 
+    it('counts recent submissions and finds repeated identical mail', () => {
+      const s = fresh().open();
+      s.enqueue(msg({ submitter: 'cron', contentHash: 'h1', recipients: ['a@example.test'] }), T0);
+      s.enqueue(msg({ submitter: 'cron', contentHash: 'h1', recipients: ['b@example.test'] }), T0 + 1000);
+      s.enqueue(msg({ submitter: 'web', contentHash: 'h2', recipients: ['a@example.test'] }), T0 + 2000);
+      assert.equal(s.countSubmitted('cron', T0), 2);
+      assert.equal(s.countSubmitted('cron', T0 + 500), 1);
+      assert.deepEqual(s.recentDuplicates('h1', ['a@example.test', 'c@example.test'], T0), ['a@example.test']);
+      assert.deepEqual(s.recentDuplicates('h1', ['a@example.test'], T0 + 1), []);
+      s.close();
+    });
+
     it('defers until the next attempt is due; throttling does not burn an attempt', () => {
       const s = fresh().open();
       const { id } = s.enqueue(msg({ recipients: ['a@example.test'] }), T0);
@@ -122,11 +134,14 @@ export function storeContract(name: string, fresh: () => { open: () => QueueStor
     it('holds, releases, retries and cancels', () => {
       const s = fresh().open();
       const { id } = s.enqueue(msg(), T0);
-      assert.equal(s.hold([id], 'flood brake: 600 messages in 5m', T0), 2);
+      assert.equal(s.hold([id], 'held by the administrator', T0), 2);
       assert.equal(s.claim({ owner: 'w', now: T0, leaseMs: 1000, limit: 10 }).length, 0, 'held mail is not claimed');
-      assert.equal(s.recipients(id)[0]!.lastReason, 'flood brake: 600 messages in 5m');
+      assert.equal(s.recipients(id)[0]!.lastReason, 'held by the administrator');
+      const flood = s.enqueue(msg({ messageId: '<f@example.test>', holdReason: 'flood brake: cron' }), T0);
+      assert.equal(s.releaseHeld('flood brake', T0 + 1), 2, 'only the flood-brake holds');
+      assert.deepEqual(s.recipients(flood.id).map((r) => r.state), ['queued', 'queued']);
       assert.equal(s.release(undefined, T0 + 1), 2);
-      assert.equal(s.cancel([id], T0 + 2), 2);
+      assert.equal(s.cancel([id, flood.id], T0 + 2), 4);
       assert.deepEqual(s.recipients(id).map((r) => r.state), ['cancelled', 'cancelled']);
       assert.equal(s.pending().length, 0);
       const b = s.enqueue(msg({ messageId: '<m2@example.test>' }), T0);

@@ -106,6 +106,10 @@ export interface QueueStore {
   heartbeat(owner: string, until: number, recipientIds: number[]): void;
   /** Return this owner's active rows to the queue (startup after a crash). */
   recoverOwn(owner: string, now: number): number;
+  /** Messages this submitter queued since `since` (the flood brake counts them). */
+  countSubmitted(submitter: string, since: number): number;
+  /** Which of `addresses` got a message with this content hash since `since` (repeated identical mail). */
+  recentDuplicates(contentHash: string, addresses: string[], since: number): string[];
   /** Lease owners that hold active rows (to find dead processes on this host). */
   activeOwners(): string[];
   /** Return active rows with an expired lease (any owner) to the queue. */
@@ -121,6 +125,8 @@ export interface QueueStore {
   release(queueIds: string[] | undefined, now: number): number;
   retry(queueIds: string[] | undefined, now: number): number;
   cancel(queueIds: string[] | undefined, now: number): number;
+  /** Release every held recipient whose reason starts with `reasonPrefix` (the flood brake's holds). */
+  releaseHeld(reasonPrefix: string, now: number): number;
   /** A bounce after the relay accepted: delivered → bounced, in its own transaction. */
   amendBounced(queueId: string, address: string, reason: string, dsn: string | null, now: number): boolean;
   /** Messages whose recipients are all terminal and at least one failed, without a DSN sent yet. */

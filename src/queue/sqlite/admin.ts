@@ -21,3 +21,9 @@ export function adminOp(db: Database, transition: Extract<Transition, 'hold' | '
   });
   return (ids: string[] | undefined, now: number, reason = '') => run.immediate(ids, now, reason);
 }
+
+/** Release held rows by the start of their reason (`sendwell queue resume` releases the flood brake's holds). */
+export function releaseHeldOp(db: Database) {
+  const stmt = db.prepare(`UPDATE recipient SET state = 'queued', next_attempt_at = ?, updated_at = ? WHERE state = 'held' AND substr(last_reason, 1, ?) = ?`);
+  return (prefix: string, now: number) => stmt.run(now, now, prefix.length, prefix).changes;
+}

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import Sqlite from 'better-sqlite3';
 import { SendwellError } from '../../errors.js';
 import type { QueueStore } from '../store.js';
-import { adminOp } from './admin.js';
+import { adminOp, releaseHeldOp } from './admin.js';
 import { amendBouncedOp, dsnOps, purgeBodiesOp } from './bounces.js';
 import { takeTokensOp } from './buckets.js';
 import { claimOp } from './claim.js';
@@ -77,6 +77,7 @@ export function openSqliteStore(stateDir: string): QueueStore {
     release: (ids, now) => release(ids, now),
     retry: (ids, now) => retry(ids, now),
     cancel: (ids, now) => cancel(ids, now),
+    releaseHeld: releaseHeldOp(db),
     amendBounced: amendBouncedOp(db),
     needingDsn: dsn.needingDsn,
     markDsnSent: dsn.markDsnSent,

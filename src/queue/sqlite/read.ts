@@ -24,6 +24,11 @@ export function readOps(db: Database) {
       WHERE id IN (SELECT queue_id FROM recipient WHERE state IN ('queued','active','deferred','held'))
       ORDER BY created_at, id`,
   );
+  const submitted = db.prepare<[string, number], { n: number }>('SELECT COUNT(*) AS n FROM message WHERE submitter = ? AND created_at >= ?');
+  const dup = db.prepare<[string, number, string], { n: number }>(
+    `SELECT COUNT(*) AS n FROM recipient r JOIN message m ON m.id = r.queue_id
+      WHERE m.content_hash = ? AND m.created_at >= ? AND r.address = ? AND r.state NOT IN ('cancelled','suppressed')`,
+  );
   const owners = db.prepare<[], { o: string }>(`SELECT DISTINCT lease_owner AS o FROM recipient WHERE state = 'active' AND lease_owner IS NOT NULL`);
   const nextDue = db.prepare<[], { t: number | null }>(`SELECT MIN(next_attempt_at) AS t FROM recipient WHERE state IN ('queued','deferred')`);
   return {
@@ -36,6 +41,8 @@ export function readOps(db: Database) {
     attempts: (id: string): AttemptRow[] => attempts.all(id).map(toAttempt),
     pending: () =>
       pendingMessages.all().map((m) => ({ message: toMessage(m), recipients: recipients.all(m.id).map(toRecipient) })),
+    countSubmitted: (submitter: string, since: number): number => submitted.get(submitter, since)?.n ?? 0,
+    recentDuplicates: (hash: string, addresses: string[], since: number): string[] => addresses.filter((a) => (dup.get(hash, since, a)?.n ?? 0) > 0),
     activeOwners: (): string[] => owners.all().map((r) => r.o),
     nextDue: (): number | null => nextDue.get()?.t ?? null,
   };

@@ -39,6 +39,8 @@ export const MIGRATIONS: string[] = [
   CREATE INDEX recipient_active ON recipient (lease_owner, lease_until) WHERE state = 'active';
   CREATE INDEX recipient_queue ON recipient (queue_id);
   CREATE INDEX recipient_address ON recipient (address, updated_at);
+  CREATE INDEX message_submitter ON message (submitter, created_at);
+  CREATE INDEX message_content ON message (content_hash, created_at) WHERE content_hash IS NOT NULL;
   CREATE TABLE attempt (
     id              INTEGER PRIMARY KEY,
     recipient_id    INTEGER NOT NULL REFERENCES recipient(id) ON DELETE CASCADE,

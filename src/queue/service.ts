@@ -1,0 +1,177 @@
+/**
+ * The queue as the mailer, the CLI and the worker use it: durable submission
+ * with the flood brake and duplicate hold, the immediate attempt, and the
+ * worker that drains the rest.
+ */
+import { createHash } from 'node:crypto';
+import { SendwellError } from '../errors.js';
+import { createTransport, type RelayOptions } from '../transport/index.js';
+import { redactUrl } from '../transport/url.js';
+import type { Transport } from '../transport/types.js';
+import { DEFAULT_LIMITS, type Limits } from './limits.js';
+import { fileMailLog, type MailLog } from './maillog.js';
+import { postfixSchedule, tableSchedule, type Schedule } from './schedule.js';
+import { openSqliteStore } from './sqlite/index.js';
+import type { QueueStore, RecipientRow } from './store.js';
+import { Worker } from './worker.js';
+
+export interface FloodOptions {
+  /** More than this many messages from one submitter within `windowMs` are held. */
+  messages: number;
+  windowMs: number;
+  /** An identical mail to the same recipient within this window is held. */
+  duplicateWindowMs: number;
+}
+
+export const DEFAULT_FLOOD: FloodOptions = { messages: 500, windowMs: 5 * 60_000, duplicateWindowMs: 3_600_000 };
+
+/** The reason text of flood-brake holds; `sendwell queue resume` releases exactly these. */
+export const FLOOD_REASON_PREFIX = 'flood brake';
+
+export interface QueueServiceOptions {
+  stateDir: string;
+  relay: RelayOptions;
+  /** Build transports yourself (tests, custom transports); default: from `relay`. */
+  transport?: () => Transport;
+  concurrency?: number;
+  schedule?: Schedule;
+  limits?: Limits;
+  flood?: FloodOptions;
+  clock?: () => number;
+  logStderr?: boolean;
+  log?: MailLog;
+}
+
+export interface Submission {
+  raw: Buffer;
+  messageId: string;
+  envelopeFrom: string;
+  recipients: string[];
+  submitter: string;
+  idempotencyKey?: string;
+  /** Hash of what makes two mails "the same" (subject and bodies); see contentHash(). */
+  contentHash?: string;
+  dsnEnvid?: string;
+}
+
+export interface SubmitResult {
+  queueId: string;
+  existing: boolean;
+  /** Why (some of) the message is held instead of queued. */
+  held: string[];
+}
+
+/** Hash of subject and bodies, independent of Date, Message-ID and MIME boundaries. */
+export function contentHash(parts: Array<string | undefined>): string {
+  const h = createHash('sha256');
+  for (const p of parts) h.update(p ?? '').update('\0');
+  return h.digest('hex').slice(0, 32);
+}
+
+export function scheduleFrom(q: { lifetimeMs: number; minBackoffMs: number; maxBackoffMs: number; retrySchedule?: string }): Schedule {
+  return q.retrySchedule ? tableSchedule(q.retrySchedule, q.lifetimeMs) : postfixSchedule({ minMs: q.minBackoffMs, maxMs: q.maxBackoffMs, lifetimeMs: q.lifetimeMs });
+}
+
+export class QueueService {
+  readonly store: QueueStore;
+  readonly log: MailLog;
+  readonly stateDir: string;
+  private readonly opts: QueueServiceOptions;
+  private readonly clock: () => number;
+  private workerInstance: Worker | undefined;
+
+  constructor(opts: QueueServiceOptions) {
+    this.opts = opts;
+    this.stateDir = opts.stateDir;
+    this.clock = opts.clock ?? Date.now;
+    this.store = openSqliteStore(opts.stateDir);
+    this.log = opts.log ?? fileMailLog(opts.stateDir, { stderr: opts.logStderr ?? false });
+  }
+
+  /** The relay as logs name it (credentials never appear). */
+  get relayName(): string {
+    return redactUrl(this.opts.relay.url);
+  }
+
+  get worker(): Worker {
+    this.workerInstance ??= new Worker({
+      store: this.store,
+      transport: this.opts.transport ?? (() => createTransport(this.opts.relay)),
+      relay: this.relayName,
+      log: this.log,
+      concurrency: this.opts.concurrency ?? 4,
+      schedule: this.opts.schedule ?? postfixSchedule(),
+      limits: this.opts.limits ?? DEFAULT_LIMITS,
+      clock: this.clock,
+    });
+    return this.workerInstance;
+  }
+
+  /** Durably queue a message. Returns after the commit (WAL, synchronous=FULL). */
+  submit(s: Submission): SubmitResult {
+    const now = this.clock();
+    const flood = this.opts.flood ?? DEFAULT_FLOOD;
+    const held: string[] = [];
+    let holdReason: string | undefined;
+    const recent = this.store.countSubmitted(s.submitter, now - flood.windowMs);
+    if (recent >= flood.messages) {
+      holdReason = `${FLOOD_REASON_PREFIX}: ${s.submitter} queued ${recent} messages within ${Math.round(flood.windowMs / 60_000)} min (limits.flood.messages = ${flood.messages}); release with \`sendwell queue resume\` (R8)`;
+      held.push(holdReason);
+    }
+    const initialStates: Record<string, { state: 'held'; reason: string }> = {};
+    if (s.contentHash && !holdReason) {
+      for (const addr of this.store.recentDuplicates(s.contentHash, s.recipients, now - flood.duplicateWindowMs)) {
+        const reason = `identical message to <${addr}> already queued within ${Math.round(flood.duplicateWindowMs / 60_000)} min (limits.flood.duplicate_window); release with \`sendwell queue release ID\` if intended (R8)`;
+        initialStates[addr] = { state: 'held', reason };
+        held.push(reason);
+      }
+    }
+    let res;
+    try {
+      res = this.store.enqueue(
+        {
+          raw: s.raw,
+          messageId: s.messageId,
+          envelopeFrom: s.envelopeFrom,
+          recipients: s.recipients,
+          submitter: s.submitter,
+          ...(s.idempotencyKey ? { idempotencyKey: s.idempotencyKey } : {}),
+          ...(s.contentHash ? { contentHash: s.contentHash } : {}),
+          ...(s.dsnEnvid ? { dsnEnvid: s.dsnEnvid } : {}),
+          ...(holdReason ? { holdReason } : {}),
+          ...(Object.keys(initialStates).length ? { initialStates } : {}),
+        },
+        now,
+      );
+    } catch (err) {
+      if (err instanceof SendwellError) throw err;
+      // Nothing was saved: the caller may try again (75).
+      throw new SendwellError('ECONFIG', `the message could not be queued in ${this.stateDir}: ${(err as Error).message}`, {
+        temporary: true,
+        hint: 'check free disk space and that the state directory is writable; nothing was queued, so it is safe to try again',
+        cause: err,
+      });
+    }
+    if (!res.existing) {
+      this.log.write({ event: 'enqueued', time: now, queueId: res.id, messageId: s.messageId, from: s.envelopeFrom, size: s.raw.length, nrcpt: s.recipients.length, submitter: s.submitter });
+      for (const reason of held) this.log.write({ event: 'notice', time: now, queueId: res.id, level: 'warning', text: `held: ${reason}` });
+      if (holdReason) process.stderr.write(`sendwell: warning: ${res.id} held by the ${holdReason}\n`);
+    }
+    return { queueId: res.id, existing: res.existing, held: res.existing ? [] : held };
+  }
+
+  /** The immediate attempt for one message. */
+  deliverNow(queueId: string): Promise<RecipientRow[]> {
+    return this.worker.deliverMessage(queueId);
+  }
+
+  /** Release what the flood brake held (`sendwell queue resume`). */
+  resume(): number {
+    return this.store.releaseHeld(FLOOD_REASON_PREFIX, this.clock());
+  }
+
+  async close(): Promise<void> {
+    await this.workerInstance?.close();
+    this.store.close();
+  }
+}
