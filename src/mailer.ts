@@ -1,6 +1,7 @@
 /**
  * The library's front door: `createMailer(options)` composes, lints and sends.
  */
+import { userInfo } from 'node:os';
 import { SendwellError, type RecipientOutcome } from './errors.js';
 import { composeMail, type ComposedMessage, type Mail } from './message/compose.js';
 import type { AddressInput } from './message/address.js';
@@ -9,6 +10,9 @@ import type { Finding, LintReport, PolicyOptions } from './policy/types.js';
 import { createTransport, type RelayOptions } from './transport/index.js';
 import type { DsnOptions, Envelope, RelayInfo, Transport } from './transport/types.js';
 import type { ResolvedConfig } from './config/load.js';
+import { contentHash, QueueService, scheduleFrom } from './queue/service.js';
+import type { RecipientState } from './queue/states.js';
+import type { RecipientRow } from './queue/store.js';
 
 export interface MailerOptions {
   /** Effective config from `loadConfig()`; the options below override it. */
@@ -30,13 +34,40 @@ export interface MailerOptions {
   idGenerator?: () => string;
   /** Default `Auto-Submitted` value; `false` leaves the header out. */
   autoSubmitted?: string | false;
+  /**
+   * Queue directory. With it (or `config.stateDir`), `send()` queues durably
+   * first, then attempts delivery; without it, `send()` delivers directly.
+   */
+  stateDir?: string;
+  /** Who submits, for the flood brake and per-sender limits (default: the OS user). */
+  submitter?: string;
+}
+
+export interface SendOptions {
+  /** Queue only; leave delivery to `sendwell worker` / `sendwell flush`. */
+  queueOnly?: boolean;
+  /** A repeat with the same key returns the message queued the first time. */
+  idempotencyKey?: string;
+}
+
+/** A recipient's outcome; with a queue also its queue state. */
+export interface SendRecipient extends RecipientOutcome {
+  state?: RecipientState;
+  /** For deferred recipients: when the next attempt is due (epoch ms). */
+  nextAttemptAt?: number;
 }
 
 export interface SendResult {
   messageId: string;
   envelope: Envelope;
   /** Outcome per envelope recipient. */
-  recipients: RecipientOutcome[];
+  recipients: SendRecipient[];
+  /** With a queue: the queue ID (`sendwell queue show ID`). */
+  queueId?: string;
+  /** With a queue and an idempotency key: this key had been used, nothing new was queued. */
+  existing?: boolean;
+  /** With a queue: why (part of) the message is held. */
+  held?: string[];
   accepted: string[];
   rejected: string[];
   /** The relay's final reply, e.g. `250 2.0.0 Ok: queued as 4AbC`. */
@@ -49,8 +80,15 @@ export interface SendResult {
 }
 
 export interface Mailer {
-  /** Compose, lint and send. Rejects with `SendwellError` when nothing was accepted. */
-  send(mail: Mail): Promise<SendResult>;
+  /**
+   * Compose, lint and send. Without a queue it rejects with `SendwellError`
+   * when nothing was accepted; with a queue it resolves once the message is
+   * durably queued (see each recipient's `state`) and rejects only when
+   * nothing could be saved.
+   */
+  send(mail: Mail, options?: SendOptions): Promise<SendResult>;
+  /** The queue, when the mailer has one. */
+  readonly queue: QueueService | undefined;
   /** The RFC 5322 bytes and envelope, without sending. */
   compose(mail: Mail): Promise<ComposedMessage>;
   /** Lint a mail (composed first) or any raw RFC 5322 message. */
@@ -94,6 +132,19 @@ export function createMailer(options: MailerOptions = {}): Mailer {
   const clock = options.clock ?? (() => new Date());
   const dsn = options.dsn ?? config?.dsn;
   let transport: Transport | undefined = options.transport;
+  const stateDir = options.stateDir ?? config?.stateDir;
+  let queue: QueueService | undefined;
+  const getQueue = (): QueueService | undefined => {
+    if (!stateDir) return undefined;
+    queue ??= new QueueService({
+      stateDir,
+      relay: typeof options.relay === 'string' ? { url: options.relay, ...(dsn ? { dsn } : {}) } : (options.relay ?? (config ? relayOptionsFromConfig(config) : { url: 'smtp://localhost:25' })),
+      ...(options.transport ? { transport: () => options.transport! } : {}),
+      ...(config ? { concurrency: config.queue.concurrency, schedule: scheduleFrom(config.queue), limits: config.limits, flood: config.flood, logStderr: config.logStderr } : {}),
+      clock: () => clock().getTime(),
+    });
+    return queue;
+  };
 
   const getTransport = (): Transport => {
     if (!transport) {
@@ -138,10 +189,45 @@ export function createMailer(options: MailerOptions = {}): Mailer {
       }
       return lintComposed(await compose(mailOrRaw));
     },
-    async send(mail) {
+    get queue() {
+      return getQueue();
+    },
+    async send(mail, sendOptions = {}) {
       const composed = await compose(mail);
       const report = await lintComposed(composed);
       if (!report.ok) throw policyError(report);
+      const q = getQueue();
+      if (q) {
+        const submitted = q.submit({
+          raw: composed.raw,
+          messageId: composed.messageId,
+          envelopeFrom: composed.envelope.from,
+          recipients: composed.envelope.to,
+          submitter: options.submitter ?? defaultSubmitter(),
+          contentHash: contentHash([mail.subject, mail.text, mail.html]),
+          ...(sendOptions.idempotencyKey ? { idempotencyKey: sendOptions.idempotencyKey } : {}),
+        });
+        const rows = sendOptions.queueOnly || submitted.existing ? q.store.recipients(submitted.queueId) : await q.deliverNow(submitted.queueId);
+        const recipients = rows.map(rowToOutcome);
+        const stored = q.store.message(submitted.queueId);
+        const relayQueueId = rows.find((r) => r.relayQueueId)?.relayQueueId ?? undefined;
+        const out: SendResult = {
+          messageId: stored?.messageId ?? composed.messageId,
+          envelope: composed.envelope,
+          recipients,
+          accepted: recipients.filter((r) => r.status === 'accepted').map((r) => r.address),
+          rejected: recipients.filter((r) => r.status === 'rejected' && !r.temporary).map((r) => r.address),
+          relay: { relay: q.relayName },
+          findings: report.findings,
+          queueId: submitted.queueId,
+          existing: submitted.existing,
+          held: submitted.held,
+        };
+        if (relayQueueId) out.relayQueueId = relayQueueId;
+        const final = rows.find((r) => r.state === 'delivered')?.lastReason;
+        if (final) out.response = final;
+        return out;
+      }
       const result = await getTransport().send(composed.envelope, composed.raw);
       const out: SendResult = {
         messageId: composed.messageId,
@@ -158,6 +244,26 @@ export function createMailer(options: MailerOptions = {}): Mailer {
     },
     async close() {
       await transport?.close();
+      await queue?.close();
     },
   };
+}
+
+function defaultSubmitter(): string {
+  try {
+    return `user:${userInfo().username}`;
+  } catch {
+    return `uid:${process.getuid?.() ?? 'unknown'}`;
+  }
+}
+
+/** A queue row as the per-recipient outcome of `send()`. */
+export function rowToOutcome(r: RecipientRow): SendRecipient {
+  const out: SendRecipient = { address: r.address, status: r.state === 'delivered' ? 'accepted' : 'rejected', state: r.state };
+  if (r.lastCode !== null) out.responseCode = r.lastCode;
+  if (r.lastDsn !== null) out.enhancedStatus = r.lastDsn;
+  if (r.lastReason !== null) out.response = r.lastReason;
+  if (r.state !== 'delivered') out.temporary = r.state === 'deferred' || r.state === 'queued' || r.state === 'held' || r.state === 'active';
+  if (r.state === 'deferred') out.nextAttemptAt = r.nextAttemptAt;
+  return out;
 }

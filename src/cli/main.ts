@@ -5,6 +5,7 @@ import { EXIT, SendwellError } from '../errors.js';
 import { PRESETS } from '../config/presets.js';
 import { configCommand, initCommand, lintCommand } from './commands.js';
 import { reportError, processIo, type Io } from './output.js';
+import { flushCommand, logCommand, queueCommand, workerCommand, type QueueFlags } from './queue.js';
 import { sendCommand, type SendFlags } from './send.js';
 
 const collect = (v: string, prev: string[]) => [...prev, v];
@@ -24,7 +25,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
 
   program
     .command('send')
-    .description('compose, check and send one mail (exit 0 sent, 65 refused by policy, 67 unknown recipient, 69 refused, 75 try again later)')
+    .description('compose, check, queue and send one mail (exit 0 once queued; 65 refused by policy; 75 nothing could be queued)')
     .option('--from <address>', 'From address, e.g. "Jane Doe <jane@example.org>" (default: [sender] from)')
     .option('--to <address>', 'recipient (repeatable)', collect, [])
     .option('--cc <address>', 'Cc recipient (repeatable)', collect, [])
@@ -41,8 +42,54 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .option('--relay <url>', 'relay URL, overrides [relay] url (smtp://, smtp+starttls://, smtps://, sendmail:, capture:DIR)')
     .option('--config <file>', 'config file (default: $SENDWELL_CONFIG, ./sendwell.toml, /etc/sendwell/sendwell.toml)')
     .option('--dry-run', 'print the composed message and the lint report; send nothing')
+    .option('--state-dir <dir>', 'queue directory (default: $SENDWELL_STATE_DIR, state_dir, ./.sendwell)')
+    .option('--queue-only', 'queue durably, do not attempt delivery now')
+    .option('--wait', 'exit with the outcome of the delivery attempt (0, 67, 69, 75) instead of 0 once queued')
+    .option('--idempotency-key <key>', 'a repeat with the same key returns the message queued the first time')
+    .option('--no-queue', 'deliver directly without queueing: on failure nothing is kept (exit 75 means try again)')
     .option('--json', 'machine-readable output on stdout')
     .action(async (flags: SendFlags) => setExit(await sendCommand(flags, io)));
+
+  const stateDirOpt = () => new Option('--state-dir <dir>', 'queue directory (default: $SENDWELL_STATE_DIR, state_dir, ./.sendwell)');
+
+  program
+    .command('queue')
+    .description('show and manage the queue (T1): list (default, mailq layout), show ID, retry|hold|release|delete ID…|--all, resume')
+    .argument('[action]', 'list, show, retry, hold, release, delete or resume', 'list')
+    .argument('[ids...]', 'queue IDs')
+    .option('--all', 'every queued message (retry, hold, release, delete)')
+    .addOption(stateDirOpt())
+    .option('--config <file>', 'config file')
+    .option('--json', 'JSON lines (list) or JSON (show)')
+    .action(async (action: string, ids: string[], flags: QueueFlags) => setExit(await queueCommand(action, ids, flags, io)));
+
+  program
+    .command('flush')
+    .description('deliver everything that is due now, then exit (for cron: */5 * * * * sendwell flush)')
+    .addOption(stateDirOpt())
+    .option('--config <file>', 'config file')
+    .option('--relay <url>', 'relay URL, overrides [relay] url')
+    .option('--json', 'machine-readable summary')
+    .action(async (flags: QueueFlags) => setExit(await flushCommand(flags, io)));
+
+  program
+    .command('worker')
+    .description('drain the queue until stopped (SIGTERM/Ctrl-C): retries on schedule, rate limits, notices')
+    .addOption(stateDirOpt())
+    .option('--config <file>', 'config file')
+    .option('--relay <url>', 'relay URL, overrides [relay] url')
+    .option('--concurrency <n>', 'parallel SMTP sessions (default: [queue] concurrency)')
+    .action(async (flags: QueueFlags & { concurrency?: string }) => setExit(await workerCommand(flags, io)));
+
+  program
+    .command('log')
+    .description('the mail log (T2, T3): one line per delivery attempt, Postfix mail.log layout')
+    .addOption(stateDirOpt())
+    .option('--config <file>', 'config file')
+    .option('--id <queueId>', 'only this message')
+    .option('--follow', 'keep printing new lines')
+    .option('--json', 'JSON lines')
+    .action(async (flags: QueueFlags & { id?: string; follow?: boolean }) => setExit(await logCommand(flags, io)));
 
   program
     .command('lint')

@@ -18,12 +18,13 @@ export function describeReply(r: RecipientOutcome): string {
 }
 
 /** `  accepted  bob@example.org  250 2.1.5 Ok` */
-export function formatRecipients(recipients: RecipientOutcome[]): string {
+export function formatRecipients(recipients: Array<RecipientOutcome & { state?: string }>): string {
   const width = Math.max(...recipients.map((r) => r.address.length));
   return recipients
     .map((r) => {
-      const status = r.status === 'accepted' ? 'accepted' : r.temporary ? 'deferred' : 'rejected';
-      return `  ${status.padEnd(8)}  ${r.address.padEnd(width)}  ${describeReply(r)}`.trimEnd();
+      // With a queue the recipient's queue state says more than accepted/rejected.
+      const status = r.state ?? (r.status === 'accepted' ? 'accepted' : r.temporary ? 'deferred' : 'rejected');
+      return `  ${status.padEnd(9)}  ${r.address.padEnd(width)}  ${describeReply(r)}`.trimEnd();
     })
     .join('\n');
 }

@@ -1,8 +1,9 @@
 /** `sendwell send`: compose, lint and send one mail. */
-import { basename } from 'node:path';
+import { basename, resolve } from 'node:path';
 import { EXIT, isUnknownUser, SendwellError } from '../errors.js';
-import { loadConfig } from '../config/load.js';
-import { createMailer, relayOptionsFromConfig } from '../mailer.js';
+import { loadConfig, type ResolvedConfig } from '../config/load.js';
+import { resolvePassword } from '../transport/secrets.js';
+import { createMailer, relayOptionsFromConfig, type SendRecipient, type SendResult } from '../mailer.js';
 import type { Attachment, Mail } from '../message/compose.js';
 import { parseHeaderLine } from '../message/headers.js';
 import { buildReport, formatReport, reportToJSON } from '../policy/index.js';
@@ -27,6 +28,16 @@ export interface SendFlags {
   dryRun?: boolean;
   json?: boolean;
   autoSubmitted?: string | boolean;
+  stateDir?: string;
+  queue?: boolean;
+  queueOnly?: boolean;
+  wait?: boolean;
+  idempotencyKey?: string;
+}
+
+/** --state-dir, SENDWELL_STATE_DIR, config state_dir, then ./.sendwell. */
+export function resolveStateDir(flag: string | undefined, config: ResolvedConfig, env: NodeJS.ProcessEnv = process.env): string {
+  return resolve(flag ?? env.SENDWELL_STATE_DIR ?? config.stateDir ?? '.sendwell');
 }
 
 export async function buildMail(flags: SendFlags): Promise<Mail> {
@@ -58,10 +69,43 @@ export async function buildMail(flags: SendFlags): Promise<Mail> {
   return mail;
 }
 
+/** Exit code from per-recipient outcomes: the refusal's code when any recipient was refused. */
+export function exitCodeForRecipients(recipients: SendRecipient[]): number {
+  const refused = recipients.filter((r) => r.status === 'rejected');
+  if (refused.length === 0) return EXIT.OK;
+  const permanent = refused.filter((r) => !r.temporary);
+  if (permanent.length === 0) return EXIT.TEMPFAIL;
+  return permanent.some((r) => isUnknownUser(r)) ? EXIT.NOUSER : EXIT.UNAVAILABLE;
+}
+
+function describeQueued(r: SendResult): string {
+  const by = (state: string) => r.recipients.filter((x) => x.state === state).length;
+  const parts = [
+    by('delivered') && `${by('delivered')} delivered`,
+    by('deferred') && `${by('deferred')} deferred (will be retried)`,
+    by('queued') && `${by('queued')} waiting for the worker`,
+    by('held') && `${by('held')} held`,
+    by('bounced') && `${by('bounced')} bounced (a notice goes to the sender)`,
+    by('expired') && `${by('expired')} expired`,
+    by('suppressed') && `${by('suppressed')} suppressed`,
+  ].filter(Boolean);
+  return parts.join(', ');
+}
+
 export async function sendCommand(flags: SendFlags, io: Io): Promise<number> {
   const config = loadConfig(flags.config ? { path: flags.config } : {});
   const mail = await buildMail(flags);
-  const mailer = createMailer({ config, ...(flags.relay ? { relay: { ...relayOptionsFromConfig(config), url: flags.relay } } : {}) });
+  if (flags.queue === false && (flags.queueOnly || flags.wait || flags.idempotencyKey)) {
+    throw new SendwellError('EUSAGE', '--no-queue cannot be combined with --queue-only, --wait or --idempotency-key', { hint: 'drop --no-queue to use the queue' });
+  }
+  const stateDir = flags.queue === false || flags.dryRun ? undefined : resolveStateDir(flags.stateDir, config);
+  // A broken secret is the caller's to fix now (77), not something to find in the queue later (R11).
+  if (config.relay.password && !flags.dryRun) await resolvePassword(config.relay.password);
+  const mailer = createMailer({
+    config,
+    ...(stateDir ? { stateDir } : {}),
+    ...(flags.relay ? { relay: { ...relayOptionsFromConfig(config), url: flags.relay } } : {}),
+  });
   try {
     if (flags.dryRun) {
       const composed = await mailer.compose(mail);
@@ -76,13 +120,29 @@ export async function sendCommand(flags: SendFlags, io: Io): Promise<number> {
       }
       return report.ok ? EXIT.OK : EXIT.DATAERR;
     }
-    const result = await mailer.send(mail);
-    const refused = result.recipients.filter((r) => r.status === 'rejected');
-    let code: number = EXIT.OK;
-    if (refused.length) {
-      const permanent = refused.filter((r) => !r.temporary);
-      code = permanent.length === 0 ? EXIT.TEMPFAIL : permanent.some((r) => isUnknownUser(r)) ? EXIT.NOUSER : EXIT.UNAVAILABLE;
+    const result = await mailer.send(mail, {
+      ...(flags.queueOnly ? { queueOnly: true } : {}),
+      ...(flags.idempotencyKey ? { idempotencyKey: flags.idempotencyKey } : {}),
+    });
+    if (result.queueId) {
+      // Durably queued: exit 0 whatever the first attempt said, unless --wait asked for the outcome.
+      const code = flags.wait ? exitCodeForRecipients(result.recipients) : EXIT.OK;
+      if (flags.json) {
+        io.stdout(`${JSON.stringify({ ok: code === EXIT.OK, exitCode: code, ...result }, null, 2)}\n`);
+      } else {
+        const what = result.existing ? 'already queued (same --idempotency-key), nothing new queued' : describeQueued(result);
+        io.stdout(`queued as ${result.queueId}: ${result.messageId}: ${what}\n`);
+        io.stdout(`${formatRecipients(result.recipients)}\n`);
+        for (const h of result.held ?? []) io.stderr(`sendwell: held: ${h}\n`);
+        if (result.recipients.some((r) => r.state === 'deferred' || r.state === 'queued')) {
+          io.stderr('sendwell: mail still queued is retried by `sendwell worker` (or `sendwell flush` from cron); `sendwell queue` shows it (T1)\n');
+        }
+        if (result.findings.length) io.stderr(formatReport(buildReport(result.findings)));
+      }
+      return code;
     }
+    const code = exitCodeForRecipients(result.recipients);
+    const refused = result.recipients.filter((r) => r.status === 'rejected');
     if (flags.json) {
       io.stdout(`${JSON.stringify({ ok: refused.length === 0, exitCode: code, ...result }, null, 2)}\n`);
     } else {

@@ -66,11 +66,19 @@ export function fromRecipient(r: RecipientOutcome, ctx: ClassifyContext, final?:
   return failure(r, ctx, 'refused');
 }
 
+/**
+ * Problems of our own setup (configuration, secrets, TLS trust, login) keep the
+ * mail queued until an administrator fixes them: they say nothing about the
+ * recipient, so bouncing would lose mail for no reason.
+ */
+const OWN_SETUP: ReadonlySet<string> = new Set(['ECONFIG', 'ESECRET', 'EAUTH', 'ETLS']);
+
 /** Outcome for every recipient when the whole attempt failed (connection, TLS, MAIL or DATA). */
 export function fromError(err: unknown, ctx: ClassifyContext): Outcome {
   if (err instanceof SendwellError) {
     const text = err.response ?? `${err.message}${err.hint ? ` (${err.hint.split('\n')[0]})` : ''}`;
-    return failure({ ...err, response: text, temporary: err.temporary }, ctx, err.message);
+    const temporary = err.temporary || (OWN_SETUP.has(err.code) && err.responseCode === undefined) || err.code === 'EAUTH';
+    return failure({ ...err, response: text, temporary }, ctx, err.message);
   }
   // An unexpected bug must not lose mail: keep it and retry.
   return failure({ temporary: true, response: `internal error: ${String(err)}` }, ctx, String(err));

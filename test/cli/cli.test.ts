@@ -119,13 +119,12 @@ describe('sendwell CLI', () => {
     assert.match(r.stdout, /nothing was sent/);
   });
 
-  it('sends over SMTP and reports the relay queue ID (exit 0)', async () => {
+  it('queues durably, delivers at once and reports the relay reply (exit 0)', async () => {
     const before = srv.received.length;
     const r = await run(['send', ...FROM, '--to', 'bob@example.test', '--subject', 'Backup', '--text-file', '-', '--relay', `smtp://127.0.0.1:${srv.port}?tls=never`], { stdin: 'All 12 volumes OK.\n' });
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /^sent: <[^>]+@example\.test> via smtp:\/\/127\.0\.0\.1:\d+/m);
-    assert.match(r.stdout, /relay queue ID 4TEST1/);
-    assert.match(r.stdout, /accepted\s+bob@example\.test/);
+    assert.match(r.stdout, /^queued as [0-9A-Za-z]{14}: <[^>]+@example\.test>: 1 delivered$/m);
+    assert.match(r.stdout, /delivered\s+bob@example\.test\s+250 .*queued as 4TEST1/);
     const got = srv.received[before]!;
     assert.deepEqual(got.to, ['bob@example.test']);
     assert.equal(got.from, 'jane.doe@example.test');
@@ -133,8 +132,15 @@ describe('sendwell CLI', () => {
     assert.match(got.raw, /^Auto-Submitted: auto-generated\r$/m);
   });
 
+  it('--no-queue delivers directly and reports the relay queue ID', async () => {
+    const r = await run(['send', ...FROM, '--to', 'bob@example.test', '--subject', 'direct', '--text', 't', '--no-queue', '--relay', `smtp://127.0.0.1:${srv.port}?tls=never`]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^sent: <[^>]+@example\.test> via smtp:\/\/127\.0\.0\.1:\d+/m);
+    assert.match(r.stdout, /relay queue ID 4TEST1/);
+  });
+
   it('--json gives the per-recipient outcome', async () => {
-    const r = await run(['send', ...FROM, '--to', 'bob@example.test', '--subject', 's', '--text', 't', '--json', '--relay', `smtp://127.0.0.1:${srv.port}?tls=never`]);
+    const r = await run(['send', ...FROM, '--to', 'bob@example.test', '--subject', 's1', '--text', 't', '--json', '--relay', `smtp://127.0.0.1:${srv.port}?tls=never`]);
     assert.equal(r.code, 0, r.stderr);
     const out = JSON.parse(r.stdout);
     assert.equal(out.ok, true);
@@ -142,47 +148,61 @@ describe('sendwell CLI', () => {
     assert.match(out.messageId, /^<.+@example\.test>$/);
     assert.equal(out.recipients[0].address, 'bob@example.test');
     assert.equal(out.recipients[0].status, 'accepted');
+    assert.equal(out.recipients[0].state, 'delivered');
     assert.equal(out.recipients[0].responseCode, 250);
     assert.equal(out.relayQueueId, '4TEST1');
+    assert.match(out.queueId, /^[0-9A-Za-z]{14}$/);
   });
 
-  it('partial acceptance exits with the refusal (67) and lists every recipient', async () => {
+  it('partial acceptance: 0 once queued, the refusal (67) with --wait; every recipient listed', async () => {
+    const queued = await run(['send', ...FROM, '--to', 'bob@example.test', '--to', 'unknown.user@example.test', '--subject', 'p1', '--text', 't', '--relay', `smtp://127.0.0.1:${srv.port}?tls=never`]);
+    assert.equal(queued.code, 0, queued.stderr);
+    assert.match(queued.stdout, /1 delivered, 1 bounced \(a notice goes to the sender\)/);
     const before = srv.received.length;
-    const r = await run(['send', ...FROM, '--to', 'bob@example.test', '--to', 'unknown.user@example.test', '--subject', 's', '--text', 't', '--relay', `smtp://127.0.0.1:${srv.port}?tls=never`]);
+    const r = await run(['send', ...FROM, '--to', 'bob@example.test', '--to', 'unknown.user@example.test', '--subject', 's2', '--text', 't', '--wait', '--relay', `smtp://127.0.0.1:${srv.port}?tls=never`]);
     assert.equal(r.code, 67, r.stdout + r.stderr);
-    assert.match(r.stdout, /accepted\s+bob@example\.test/);
-    assert.match(r.stdout, /rejected\s+unknown\.user@example\.test\s+550 5\.1\.1/);
+    assert.match(r.stdout, /delivered\s+bob@example\.test/);
+    assert.match(r.stdout, /bounced\s+unknown\.user@example\.test\s+550 5\.1\.1/);
     assert.deepEqual(srv.received[before]!.to, ['bob@example.test']);
   });
 
-  it('all recipients refused permanently: 67; temporarily: 75', async () => {
-    const unknown = await run(['send', ...FROM, '--to', 'unknown@example.test', '--subject', 's', '--text', 't', '--relay', `smtp://127.0.0.1:${srv.port}?tls=never`]);
+  it('with --wait or --no-queue: all refused permanently 67, temporarily 75', async () => {
+    const unknown = await run(['send', ...FROM, '--to', 'unknown@example.test', '--subject', 's3', '--text', 't', '--no-queue', '--relay', `smtp://127.0.0.1:${srv.port}?tls=never`]);
     assert.equal(unknown.code, 67, unknown.stderr);
     assert.match(unknown.stderr, /5\.1\.1/);
-    const later = await run(['send', ...FROM, '--to', 'later@example.test', '--subject', 's', '--text', 't', '--relay', `smtp://127.0.0.1:${srv.port}?tls=never`]);
+    const later = await run(['send', ...FROM, '--to', 'later@example.test', '--subject', 's4', '--text', 't', '--no-queue', '--relay', `smtp://127.0.0.1:${srv.port}?tls=never`]);
     assert.equal(later.code, 75, later.stderr);
     assert.match(later.stderr, /temporary/);
+    const waited = await run(['send', ...FROM, '--to', 'later@example.test', '--subject', 'w', '--text', 't', '--wait', '--relay', `smtp://127.0.0.1:${srv.port}?tls=never`]);
+    assert.equal(waited.code, 75, waited.stderr);
+    assert.match(waited.stdout, /deferred\s+later@example\.test\s+450 4\.2\.1/);
   });
 
-  it('a refused connection exits 75 and points at the local MTA (C1)', async () => {
-    const r = await run(['send', ...FROM, '--to', 'bob@example.test', '--subject', 's', '--text', 't', '--relay', `smtp://127.0.0.1:${await freePort()}`]);
+  it('a refused connection: queued and deferred (0); without the queue 75 with the C1 hint', async () => {
+    const port = await freePort();
+    const queued = await run(['send', ...FROM, '--to', 'bob@example.test', '--subject', 'down', '--text', 't', '--relay', `smtp://127.0.0.1:${port}`]);
+    assert.equal(queued.code, 0, queued.stderr);
+    assert.match(queued.stdout, /1 deferred \(will be retried\)/);
+    assert.match(queued.stdout, /connection refused by 127\.0\.0\.1:\d+/);
+    const r = await run(['send', ...FROM, '--to', 'bob@example.test', '--subject', 's5', '--text', 't', '--no-queue', '--relay', `smtp://127.0.0.1:${port}`]);
     assert.equal(r.code, 75);
     assert.match(r.stderr, /connection refused by 127\.0\.0\.1:\d+/);
     assert.match(r.stderr, /C1/);
+    assert.match(r.stderr, /nothing was sent/);
   });
 
   it('refuses a noreply sender with 65 and names the rule and the fix (R2)', async () => {
-    const r = await run(['send', '--from', 'noreply@example.test', '--to', 'bob@example.test', '--subject', 's', '--text', 't', '--relay', `smtp://127.0.0.1:${srv.port}?tls=never`]);
+    const r = await run(['send', '--from', 'noreply@example.test', '--to', 'bob@example.test', '--subject', 's6', '--text', 't', '--relay', `smtp://127.0.0.1:${srv.port}?tls=never`]);
     assert.equal(r.code, 65);
     assert.match(r.stderr, /R2\.noreply-sender/);
     assert.match(r.stderr, /hint:/);
   });
 
   it('refuses header injection and malformed addresses with 65', async () => {
-    const inj = await run(['send', ...FROM, '--to', 'bob@example.test', '--subject', 's', '--text', 't', '--header', 'X-Id: 1\r\nBcc: victim@example.test', '--dry-run']);
+    const inj = await run(['send', ...FROM, '--to', 'bob@example.test', '--subject', 's7', '--text', 't', '--header', 'X-Id: 1\r\nBcc: victim@example.test', '--dry-run']);
     assert.equal(inj.code, 65, inj.stderr);
     assert.match(inj.stderr, /line break/);
-    const bad = await run(['send', ...FROM, '--to', '"a@b x"@example.test', '--subject', 's', '--text', 't', '--dry-run']);
+    const bad = await run(['send', ...FROM, '--to', '"a@b x"@example.test', '--subject', 's8', '--text', 't', '--dry-run']);
     assert.equal(bad.code, 65);
     assert.match(bad.stderr, /quoted local part/);
   });
@@ -203,10 +223,10 @@ describe('sendwell CLI', () => {
     const file = join(work, 'report.csv');
     writeFileSync(file, 'a,b\n1,2\n');
     const before = srv.received.length;
-    const ok = await run(['send', ...FROM, '--to', 'bob@example.test', '--subject', 's', '--text', 't', '--attach', file, '--relay', `smtp://127.0.0.1:${srv.port}?tls=never`]);
+    const ok = await run(['send', ...FROM, '--to', 'bob@example.test', '--subject', 's9', '--text', 't', '--attach', file, '--relay', `smtp://127.0.0.1:${srv.port}?tls=never`]);
     assert.equal(ok.code, 0, ok.stderr);
     assert.match(srv.received[before]!.raw, /filename=report\.csv/);
-    const missing = await run(['send', ...FROM, '--to', 'bob@example.test', '--subject', 's', '--text', 't', '--attach', join(work, 'nope.pdf'), '--dry-run']);
+    const missing = await run(['send', ...FROM, '--to', 'bob@example.test', '--subject', 's10', '--text', 't', '--attach', join(work, 'nope.pdf'), '--dry-run']);
     assert.equal(missing.code, 65);
     assert.match(missing.stderr, /ENOENT/);
   });
@@ -214,7 +234,7 @@ describe('sendwell CLI', () => {
   it('reads settings from --config and reports a broken config with 78', async () => {
     const cfg = join(work, 'sendwell.test.toml');
     writeFileSync(cfg, `[relay]\nurl = "smtp://127.0.0.1:${srv.port}?tls=never"\n[sender]\nfrom = "Jane Doe <jane.doe@example.test>"\n`);
-    const ok = await run(['send', '--config', cfg, '--to', 'bob@example.test', '--subject', 's', '--text', 't']);
+    const ok = await run(['send', '--config', cfg, '--to', 'bob@example.test', '--subject', 's11', '--text', 't']);
     assert.equal(ok.code, 0, ok.stderr);
     const broken = join(work, 'broken.toml');
     writeFileSync(broken, '[relay]\nurl = 25\n');
@@ -232,7 +252,7 @@ describe('sendwell CLI', () => {
     chmodSync(pw, 0o644);
     const cfg = join(work, 'auth.toml');
     writeFileSync(cfg, `[relay]\nurl = "smtp://127.0.0.1:${srv.port}?tls=never"\nusername = "jane"\npassword_file = "${pw}"\n[sender]\nfrom = "jane.doe@example.test"\n`);
-    const r = await run(['send', '--config', cfg, '--to', 'bob@example.test', '--subject', 's', '--text', 't']);
+    const r = await run(['send', '--config', cfg, '--to', 'bob@example.test', '--subject', 's12', '--text', 't']);
     assert.equal(r.code, 77, r.stderr);
     assert.match(r.stderr, /R11/);
     assert.match(r.stderr, /chmod 600/);
