@@ -5,7 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createMailer } from '../../src/index.js';
@@ -15,6 +17,7 @@ const MAILBOX = '/var/mail/sink';
 const MAILLOG = '/var/log/postfix.log';
 const BIN = new URL('../../dist/cli/bin.js', import.meta.url).pathname;
 const FROM = 'Jane Doe <jane.doe@example.test>';
+const STATE = mkdtempSync(join(tmpdir(), 'sendwell-it-'));
 
 async function waitFor(what: string, check: () => boolean, ms = 30_000): Promise<void> {
   const end = Date.now() + ms;
@@ -29,7 +32,7 @@ const read = (p: string) => (existsSync(p) ? readFileSync(p, 'utf8') : '');
 
 function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const c = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const c = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], cwd: STATE, env: { ...process.env, SENDWELL_STATE_DIR: join(STATE, 'state') } });
     let stdout = '';
     let stderr = '';
     c.stdout.on('data', (d) => (stdout += d));
@@ -89,15 +92,33 @@ describe('integration: real Postfix', { skip: !enabled && 'set SENDWELL_IT_POSTF
     await waitFor('the sendmail mail', () => read(MAILBOX).includes(`Message-ID: ${out.messageId}`));
   });
 
-  it('reports a rejected recipient per recipient: 67 with 5.1.1, the other one delivered', async () => {
-    const r = await cli(['send', '--from', FROM, '--to', 'sink@example.test', '--to', 'nobody-here@example.test', '--subject', 'partial', '--text', 'x', '--relay', 'smtp://127.0.0.1:25?tls=never', '--json']);
+  it('reports a rejected recipient per recipient: 67 with 5.1.1 (--wait), the other one delivered', async () => {
+    const r = await cli(['send', '--from', FROM, '--to', 'sink@example.test', '--to', 'nobody-here@example.test', '--subject', 'partial', '--text', 'x', '--relay', 'smtp://127.0.0.1:25?tls=never', '--json', '--wait']);
     assert.equal(r.code, 67, r.stdout + r.stderr);
     const out = JSON.parse(r.stdout);
     const bad = out.recipients.find((x: { address: string }) => x.address === 'nobody-here@example.test');
     assert.equal(bad.status, 'rejected');
+    assert.equal(bad.state, 'bounced');
     assert.equal(bad.responseCode, 550);
     assert.equal(bad.enhancedStatus, '5.1.1');
     await waitFor('the accepted half', () => read(MAILBOX).includes(`Message-ID: ${out.messageId}`));
+  });
+
+  it('queues, retries from the queue after the relay comes back, and logs both attempts (T1, T2)', async () => {
+    const down = await cli(['send', '--from', FROM, '--to', 'sink@example.test', '--subject', 'queued while down', '--text', 'x', '--relay', 'smtp://127.0.0.1:9?tls=never', '--json']);
+    assert.equal(down.code, 0, down.stderr);
+    const queued = JSON.parse(down.stdout);
+    assert.equal(queued.recipients[0].state, 'deferred');
+    const mailq = await cli(['queue']);
+    assert.match(mailq.stdout, new RegExp(`^${queued.queueId} +\\d+ `, 'm'));
+    assert.equal((await cli(['queue', 'retry', queued.queueId])).code, 0);
+    const flush = await cli(['flush', '--relay', 'smtp://127.0.0.1:25?tls=never']);
+    assert.equal(flush.code, 0, flush.stderr);
+    await waitFor('the retried mail', () => read(MAILBOX).includes(`Message-ID: ${queued.messageId}`));
+    const log = await cli(['log', '--id', queued.queueId]);
+    assert.match(log.stdout, /status=deferred \(connection refused/);
+    assert.match(log.stdout, /status=sent \(250 2\.0\.0 Ok: queued as [0-9A-F]+\)/);
+    assert.match((await cli(['queue'])).stdout, /Mail queue is empty/);
   });
 
   it('refuses mail for outside domains at RCPT (nothing leaves this host)', async () => {
