@@ -137,10 +137,11 @@ export interface QueueStore {
   /** Earliest next_attempt_at of a due-able recipient, or null if none. */
   nextDue(): number | null;
   /**
-   * Token buckets shared by every process: take one token from each key, all
-   * or nothing. `waitMs` 0 when taken, else how long until the scarcest bucket
-   * (`key`) has a token again.
+   * Token buckets shared by every process. For each request (in order, one
+   * transaction): take one token from each of its buckets, all or nothing.
+   * `waitMs` 0 when taken, else how long until the scarcest bucket (`key`)
+   * has a token again.
    */
-  takeTokens(buckets: Array<{ key: string; capacity: number; refillPerMs: number }>, now: number): { waitMs: number; key?: string };
+  takeTokens(requests: Array<Array<{ key: string; capacity: number; refillPerMs: number }>>, now: number): Array<{ waitMs: number; key?: string }>;
   close(): void;
 }

@@ -16,7 +16,7 @@ import { bucketsFor, type Limits } from './limits.js';
 import type { MailLog } from './maillog.js';
 import { fromError, fromRecipient, isThrottle, type ClassifyContext } from './outcome.js';
 import { postfixSchedule, type Schedule } from './schedule.js';
-import type { Completion, Outcome, QueueStore, RecipientRow } from './store.js';
+import type { Outcome, QueueStore, RecipientRow } from './store.js';
 
 /** A lease long enough for one SMTP transaction; renewed every HEARTBEAT_MS while it runs. */
 export const LEASE_MS = 2 * 60_000;
@@ -106,35 +106,62 @@ export class Worker {
     while (!signal?.aborted && this.clock() >= this.pausedUntil) {
       const claimed = this.store.claim({ owner: this.owner, now: this.clock(), leaseMs: LEASE_MS, limit: concurrency * CLAIM_PER_SLOT });
       if (claimed.length === 0) break;
-      const groups = new Map<string, RecipientRow[]>();
-      for (const r of claimed) groups.set(r.queueId, [...(groups.get(r.queueId) ?? []), r]);
-      const queue = [...groups.values()];
+      const queue = this.admit(claimed);
       // Until the relay has answered once, probe it with one message: if it is down,
       // everything else is deferred without a connection each.
-      if (!this.relayVerified) {
-        const first = queue.shift()!;
-        const c = await this.deliverGroup(0, first);
-        total.attempted += first.length;
-        total.delivered += c.delivered;
-        total.deferred += c.deferred;
-        total.bounced += c.bounced;
-      }
+      if (!this.relayVerified && queue.length > 0) await this.deliverGroup(0, queue.shift()!);
       await Promise.all(
         Array.from({ length: Math.min(concurrency, queue.length) }, async (_, slot) => {
-          for (let group = queue.shift(); group; group = queue.shift()) {
-            const counts = await this.deliverGroup(slot, group);
-            total.attempted += group.length;
-            total.delivered += counts.delivered;
-            total.deferred += counts.deferred;
-            total.bounced += counts.bounced;
-          }
+          for (let group = queue.shift(); group; group = queue.shift()) await this.deliverGroup(slot, group);
         }),
       );
+      await this.flush();
       if (this.opts.notify !== false) this.sendNotifications();
     }
+    await this.flush();
+    total.attempted = this.counts.delivered + this.counts.deferred + this.counts.bounced;
+    Object.assign(total, this.counts);
+    this.counts = { delivered: 0, deferred: 0, bounced: 0 };
     total.nextDue = Math.max(this.store.nextDue() ?? Number.POSITIVE_INFINITY, this.pausedUntil);
     if (!Number.isFinite(total.nextDue)) total.nextDue = null;
     return total;
+  }
+
+  /**
+   * Rate limits for a claimed round in one transaction: each recipient takes a
+   * token from every bucket it falls in, or is deferred until there is one.
+   * Returns the rest grouped by message.
+   */
+  private admit(rows: RecipientRow[]): RecipientRow[][] {
+    const now = this.clock();
+    const submitters = new Map<string, string>();
+    const bucketSets = rows.map((r) => {
+      let submitter = submitters.get(r.queueId);
+      if (submitter === undefined) {
+        submitter = this.store.message(r.queueId)?.submitter ?? 'unknown';
+        submitters.set(r.queueId, submitter);
+      }
+      return bucketsFor(this.opts.limits ?? {}, r.address, submitter);
+    });
+    const verdicts = this.store.takeTokens(bucketSets, now);
+    const groups = new Map<string, RecipientRow[]>();
+    rows.forEach((r, i) => {
+      const { waitMs, key } = verdicts[i]!;
+      if (waitMs === 0) {
+        groups.set(r.queueId, [...(groups.get(r.queueId) ?? []), r]);
+        return;
+      }
+      const label = bucketSets[i]!.find((b) => b.key === key)?.label ?? key;
+      this.enqueueCompletion(r, {
+        kind: 'deferred',
+        countAttempt: false,
+        nextAttemptAt: now + waitMs,
+        reply: `rate limited by ${label}; next try in ${Math.ceil(waitMs / 1000)}s (R8)`,
+        relay: 'none',
+        dsn: '4.7.0',
+      }, now);
+    });
+    return [...groups.values()];
   }
 
   /**
@@ -142,15 +169,15 @@ export class Worker {
    * Returns the recipients' rows afterwards.
    */
   async deliverMessage(queueId: string): Promise<RecipientRow[]> {
-    const rows = this.store.claim({ owner: this.owner, now: this.clock(), leaseMs: LEASE_MS, limit: 10_000, queueId });
-    if (rows.length > 0) await this.deliverGroup(0, rows);
-    if (this.opts.notify !== false) {
-      // A notice about this message goes out at once too.
-      for (const dsnId of this.sendNotifications()) {
-        const dsnRows = this.store.claim({ owner: this.owner, now: this.clock(), leaseMs: LEASE_MS, limit: 10, queueId: dsnId });
-        if (dsnRows.length > 0) await this.deliverGroup(0, dsnRows);
-      }
-    }
+    const attempt = async (id: string) => {
+      const rows = this.store.claim({ owner: this.owner, now: this.clock(), leaseMs: LEASE_MS, limit: 10_000, queueId: id });
+      for (const group of rows.length ? this.admit(rows) : []) await this.deliverGroup(0, group);
+      await this.flush();
+    };
+    await attempt(queueId);
+    // A notice about this message goes out at once too.
+    if (this.opts.notify !== false) for (const dsnId of this.sendNotifications()) await attempt(dsnId);
+    this.counts = { delivered: 0, deferred: 0, bounced: 0 };
     return this.store.recipients(queueId);
   }
 
@@ -182,12 +209,12 @@ export class Worker {
     return this.slots[slot]!;
   }
 
-  private async deliverGroup(slot: number, rows: RecipientRow[]): Promise<{ delivered: number; deferred: number; bounced: number }> {
+  /** Deliver one message to its claimed (and admitted) recipients; outcomes go to the commit buffer. */
+  private async deliverGroup(slot: number, rows: RecipientRow[]): Promise<void> {
     const queueId = rows[0]!.queueId;
     const message = this.store.message(queueId);
     const raw = this.store.body(queueId);
     const started = this.clock();
-    const completions: Completion[] = [];
     const ctx = (r: RecipientRow): ClassifyContext => ({
       now: this.clock(),
       createdAt: message?.createdAt ?? started,
@@ -195,64 +222,111 @@ export class Worker {
       relay: this.opts.relay,
       schedule: this.schedule,
     });
-
-    if (!message || !raw) {
-      // Cannot happen unless someone edited the database; keep the rows visible rather than lose them.
-      for (const r of rows) completions.push({ recipientId: r.id, outcome: { kind: 'deferred', countAttempt: false, nextAttemptAt: started + RELAY_DOWN_MS, reply: 'message body missing from the queue', relay: this.opts.relay } });
-      return this.record(queueId, rows, completions, started);
-    }
-
+    const defer = (reply: string, until: number) => {
+      for (const r of rows) this.enqueueCompletion(r, { kind: 'deferred', countAttempt: false, nextAttemptAt: until, reply, relay: this.opts.relay }, started);
+    };
+    // Cannot happen unless someone edited the database; keep the rows visible rather than lose them.
+    if (!message || !raw) return defer('message body missing from the queue', started + RELAY_DOWN_MS);
     // Relay known to be down, or we were told to slow down: defer without connecting.
-    if (started < this.pausedUntil) {
+    if (started < this.pausedUntil) return defer(this.pauseReason, this.pausedUntil);
+
+    const heartbeat = setInterval(() => this.store.heartbeat(this.owner, this.clock() + LEASE_MS, rows.map((r) => r.id)), HEARTBEAT_MS);
+    try {
+      const result = await this.transport(slot).send({ from: message.envelopeFrom, to: rows.map((r) => r.address) }, raw);
+      const byAddress = new Map(result.recipients.map((o) => [o.address.toLowerCase(), o]));
+      const final = { ...(result.response !== undefined ? { response: result.response } : {}), ...(result.relayQueueId !== undefined ? { relayQueueId: result.relayQueueId } : {}) };
       for (const r of rows) {
-        completions.push({ recipientId: r.id, outcome: { kind: 'deferred', countAttempt: false, nextAttemptAt: this.pausedUntil, reply: this.pauseReason, relay: this.opts.relay } });
+        const o = byAddress.get(r.address.toLowerCase()) ?? { address: r.address, status: 'rejected' as const, temporary: true, response: 'the relay gave no answer for this recipient' };
+        if (o.status === 'rejected' && o.temporary && isThrottle(o)) this.pause('throttle', o.response ?? 'throttled');
+        this.enqueueCompletion(r, fromRecipient(o, ctx(r), final), started);
       }
-      return this.record(queueId, rows, completions, started);
+      this.throttleMs = 0;
+      this.relayVerified = true;
+    } catch (err) {
+      this.relayVerified = false;
+      for (const r of rows) this.enqueueCompletion(r, fromError(err, ctx(r)), started);
+      if (err instanceof SendwellError && err.temporary) {
+        if (err.phase === 'connect' || err.code === 'ECONNECTION' || err.code === 'EDNS' || err.code === 'ETIMEDOUT') this.pause('down', err.message);
+        else if (isThrottle(err)) this.pause('throttle', err.response ?? err.message);
+      }
+      // A failed session may be unusable: start the next one fresh.
+      await this.slots[slot]?.close().catch(() => {});
+      delete this.slots[slot];
+    } finally {
+      clearInterval(heartbeat);
     }
+  }
 
-    // Rate limits: each recipient takes a token from every bucket it falls in, or waits.
-    const sendable: RecipientRow[] = [];
-    for (const r of rows) {
-      const buckets = bucketsFor(this.opts.limits ?? {}, r.address, message.submitter);
-      const { waitMs, key } = this.store.takeTokens(buckets, started);
-      if (waitMs === 0) sendable.push(r);
-      else {
-        const label = buckets.find((b) => b.key === key)?.label ?? key;
-        completions.push({
-          recipientId: r.id,
-          outcome: { kind: 'deferred', countAttempt: false, nextAttemptAt: started + waitMs, reply: `rate limited by ${label}; next try in ${Math.ceil(waitMs / 1000)}s (R8)`, relay: 'none', dsn: '4.7.0' },
-        });
-      }
-    }
+  /**
+   * Group commit: outcomes that finish in the same event-loop turn share one
+   * transaction (one fsync). The window is a single turn, so a crash re-sends
+   * at most what was in flight, as with a commit per message.
+   */
+  private pending: Array<{ row: RecipientRow; outcome: Outcome; started: number }> = [];
+  private flushing: Promise<void> | undefined;
+  private counts = { delivered: 0, deferred: 0, bounced: 0 };
 
-    if (sendable.length > 0) {
-      const heartbeat = setInterval(() => this.store.heartbeat(this.owner, this.clock() + LEASE_MS, sendable.map((r) => r.id)), HEARTBEAT_MS);
-      try {
-        const result = await this.transport(slot).send({ from: message.envelopeFrom, to: sendable.map((r) => r.address) }, raw);
-        const byAddress = new Map(result.recipients.map((o) => [o.address.toLowerCase(), o]));
-        for (const r of sendable) {
-          const o = byAddress.get(r.address.toLowerCase()) ?? { address: r.address, status: 'rejected' as const, temporary: true, response: 'the relay gave no answer for this recipient' };
-          const outcome = fromRecipient(o, ctx(r), { ...(result.response !== undefined ? { response: result.response } : {}), ...(result.relayQueueId !== undefined ? { relayQueueId: result.relayQueueId } : {}) });
-          if (o.status === 'rejected' && o.temporary && isThrottle(o)) this.pause('throttle', o.response ?? 'throttled');
-          completions.push({ recipientId: r.id, outcome });
+  private enqueueCompletion(row: RecipientRow, outcome: Outcome, started: number): void {
+    this.pending.push({ row, outcome, started });
+    this.flushing ??= new Promise<void>((resolve) =>
+      setImmediate(() => {
+        this.flushing = undefined;
+        try {
+          this.commitPending();
+        } catch (err) {
+          // Not recorded: the leases expire and the rows are retried (a possible duplicate, never a loss).
+          this.commitError ??= err;
         }
-        this.throttleMs = 0;
-        this.relayVerified = true;
-      } catch (err) {
-        this.relayVerified = false;
-        for (const r of sendable) completions.push({ recipientId: r.id, outcome: fromError(err, ctx(r)) });
-        if (err instanceof SendwellError && err.temporary) {
-          if (err.phase === 'connect' || err.code === 'ECONNECTION' || err.code === 'EDNS' || err.code === 'ETIMEDOUT') this.pause('down', err.message);
-          else if (isThrottle(err)) this.pause('throttle', err.response ?? err.message);
-        }
-        // A failed session may be unusable: start the next one fresh.
-        await this.slots[slot]?.close().catch(() => {});
-        delete this.slots[slot];
-      } finally {
-        clearInterval(heartbeat);
-      }
+        resolve();
+      }),
+    );
+  }
+
+  private commitError: unknown;
+
+  private async flush(): Promise<void> {
+    while (this.flushing) await this.flushing;
+    if (this.pending.length) this.commitPending();
+    if (this.commitError !== undefined) {
+      const err = this.commitError;
+      this.commitError = undefined;
+      throw err;
     }
-    return this.record(queueId, rows, completions, started);
+  }
+
+  private commitPending(): void {
+    const batch = this.pending;
+    this.pending = [];
+    if (batch.length === 0) return;
+    const now = this.clock();
+    const applied = this.store.complete(this.owner, now, batch.map((b) => ({ recipientId: b.row.id, outcome: b.outcome })));
+    const created = new Map<string, number>();
+    for (const { row, outcome, started } of batch) {
+      if (outcome.kind === 'delivered') this.counts.delivered++;
+      else if (outcome.kind === 'deferred') this.counts.deferred++;
+      else this.counts.bounced++;
+      let c = created.get(row.queueId);
+      if (c === undefined) {
+        c = this.store.message(row.queueId)?.createdAt ?? started;
+        created.set(row.queueId, c);
+      }
+      this.opts.log.write({
+        event: 'attempt',
+        time: now,
+        queueId: row.queueId,
+        to: row.address,
+        relay: outcome.relay,
+        delay: (now - c) / 1000,
+        delays: [(started - c) / 1000, 0, 0, (now - started) / 1000],
+        dsn: outcome.dsn ?? (outcome.kind === 'delivered' ? '2.0.0' : outcome.kind === 'deferred' ? '4.0.0' : '5.0.0'),
+        status: statusWord(outcome),
+        reply: outcome.reply ?? '',
+        ...(outcome.kind === 'delivered' && outcome.relayQueueId ? { relayQueueId: outcome.relayQueueId } : {}),
+      });
+    }
+    if (applied < batch.length) {
+      this.opts.log.write({ event: 'notice', time: now, level: 'warning', text: `${batch.length - applied} outcome(s) not recorded: the lease was lost to another worker` });
+    }
   }
 
   private pauseReason = '';
@@ -268,38 +342,6 @@ export class Worker {
       this.pauseReason = `relay ${this.opts.relay} asked us to slow down: ${why}`;
     }
     this.opts.log.write({ event: 'notice', time: now, level: 'warning', text: `${this.pauseReason}; pausing delivery for ${Math.round((this.pausedUntil - now) / 1000)}s` });
-  }
-
-  /** One transaction for the message's outcomes, then the log lines. */
-  private record(queueId: string, rows: RecipientRow[], completions: Completion[], started: number) {
-    const now = this.clock();
-    const applied = this.store.complete(this.owner, now, completions);
-    const counts = { delivered: 0, deferred: 0, bounced: 0 };
-    const created = this.store.message(queueId)?.createdAt ?? started;
-    const byId = new Map(rows.map((r) => [r.id, r]));
-    for (const { recipientId, outcome } of completions) {
-      const r = byId.get(recipientId)!;
-      if (outcome.kind === 'delivered') counts.delivered++;
-      else if (outcome.kind === 'deferred') counts.deferred++;
-      else counts.bounced++;
-      this.opts.log.write({
-        event: 'attempt',
-        time: now,
-        queueId,
-        to: r.address,
-        relay: outcome.relay,
-        delay: (now - created) / 1000,
-        delays: [(started - created) / 1000, 0, 0, (now - started) / 1000],
-        dsn: outcome.dsn ?? (outcome.kind === 'delivered' ? '2.0.0' : outcome.kind === 'deferred' ? '4.0.0' : '5.0.0'),
-        status: statusWord(outcome),
-        reply: outcome.reply ?? '',
-        ...(outcome.kind === 'delivered' && outcome.relayQueueId ? { relayQueueId: outcome.relayQueueId } : {}),
-      });
-    }
-    if (applied < completions.length) {
-      this.opts.log.write({ event: 'notice', time: now, queueId, level: 'warning', text: `${completions.length - applied} outcome(s) not recorded: the lease was lost to another worker` });
-    }
-    return counts;
   }
 
   /** One RFC 3464 notification per finished message with failed recipients (never for a null sender). */
