@@ -115,6 +115,8 @@ export interface QueueStore {
   /** Return active rows with an expired lease (any owner) to the queue. */
   reapExpired(now: number): number;
   body(queueId: string): Buffer | null;
+  /** What a delivery attempt needs, in one read (hot path). */
+  forDelivery(queueId: string): { envelopeFrom: string; createdAt: number; submitter: string; raw: Buffer | null } | null;
   message(queueId: string): QueuedMessage | null;
   recipients(queueId: string): RecipientRow[];
   attempts(queueId: string): AttemptRow[];

@@ -26,6 +26,12 @@ const RELAY_DOWN_MS = 60_000;
 /** First pause after a throttling reply; doubles up to THROTTLE_MAX_MS. */
 const THROTTLE_MIN_MS = 30_000;
 const THROTTLE_MAX_MS = 15 * 60_000;
+/**
+ * Outcomes are committed together within this window: one fsync for many
+ * messages. Measured on 2 cores, 5,000 messages, 8 connections to smtp-sink:
+ * setImmediate 1,236 commits 2,469 msg/s; 2 ms 0 commits … (see bench/RESULTS.md).
+ */
+const GROUP_COMMIT_MS = Number(process.env.SENDWELL_GROUP_COMMIT_MS ?? 2);
 /** Recipients claimed per round, per unit of concurrency. */
 const CLAIM_PER_SLOT = 16;
 
@@ -103,20 +109,45 @@ export class Worker {
   async drain(signal?: AbortSignal): Promise<DrainResult> {
     const total: DrainResult = { attempted: 0, delivered: 0, deferred: 0, bounced: 0, nextDue: null };
     const concurrency = Math.max(1, this.opts.concurrency ?? 4);
-    while (!signal?.aborted && this.clock() >= this.pausedUntil) {
+    // Slots pull messages from a shared list that is refilled by claiming as it runs low:
+    // no slot waits for the slowest message of a round.
+    const queue: RecipientRow[][] = [];
+    let exhausted = false;
+    const refill = () => {
+      if (exhausted || signal?.aborted || this.clock() < this.pausedUntil) {
+        exhausted = true;
+        return;
+      }
       const claimed = this.store.claim({ owner: this.owner, now: this.clock(), leaseMs: LEASE_MS, limit: concurrency * CLAIM_PER_SLOT });
-      if (claimed.length === 0) break;
-      const queue = this.admit(claimed);
-      // Until the relay has answered once, probe it with one message: if it is down,
-      // everything else is deferred without a connection each.
-      if (!this.relayVerified && queue.length > 0) await this.deliverGroup(0, queue.shift()!);
-      await Promise.all(
-        Array.from({ length: Math.min(concurrency, queue.length) }, async (_, slot) => {
-          for (let group = queue.shift(); group; group = queue.shift()) await this.deliverGroup(slot, group);
-        }),
-      );
-      await this.flush();
-      if (this.opts.notify !== false) this.sendNotifications();
+      if (claimed.length === 0) exhausted = true;
+      else queue.push(...this.admit(claimed));
+    };
+    // Until the relay has answered once, probe it with one message: if it is down,
+    // everything else is deferred without a connection each.
+    if (!this.relayVerified) {
+      refill();
+      if (queue.length > 0) await this.deliverGroup(0, queue.shift()!);
+    }
+    await Promise.all(
+      Array.from({ length: concurrency }, async (_, slot) => {
+        for (;;) {
+          if (queue.length === 0) refill();
+          const group = queue.shift();
+          if (!group) {
+            if (exhausted) break;
+            continue; // everything claimed was rate limited; claim again
+          }
+          await this.deliverGroup(slot, group);
+        }
+      }),
+    );
+    await this.flush();
+    if (this.opts.notify !== false && this.failedSinceNotify && this.sendNotifications().length > 0 && !signal?.aborted) {
+      // Notices were queued: deliver them in the same run.
+      const more = await this.drain(signal);
+      this.counts.delivered += more.delivered;
+      this.counts.deferred += more.deferred;
+      this.counts.bounced += more.bounced;
     }
     await this.flush();
     total.attempted = this.counts.delivered + this.counts.deferred + this.counts.bounced;
@@ -134,14 +165,16 @@ export class Worker {
    */
   private admit(rows: RecipientRow[]): RecipientRow[][] {
     const now = this.clock();
+    const limits = this.opts.limits ?? {};
     const submitters = new Map<string, string>();
     const bucketSets = rows.map((r) => {
       let submitter = submitters.get(r.queueId);
-      if (submitter === undefined) {
+      // Only the per-sender limit needs the submitter: skip the read otherwise.
+      if (submitter === undefined && limits.perSenderPerHour) {
         submitter = this.store.message(r.queueId)?.submitter ?? 'unknown';
         submitters.set(r.queueId, submitter);
       }
-      return bucketsFor(this.opts.limits ?? {}, r.address, submitter);
+      return bucketsFor(limits, r.address, submitter ?? '');
     });
     const verdicts = this.store.takeTokens(bucketSets, now);
     const groups = new Map<string, RecipientRow[]>();
@@ -176,7 +209,7 @@ export class Worker {
     };
     await attempt(queueId);
     // A notice about this message goes out at once too.
-    if (this.opts.notify !== false) for (const dsnId of this.sendNotifications()) await attempt(dsnId);
+    if (this.opts.notify !== false && this.failedSinceNotify) for (const dsnId of this.sendNotifications()) await attempt(dsnId);
     this.counts = { delivered: 0, deferred: 0, bounced: 0 };
     return this.store.recipients(queueId);
   }
@@ -212,8 +245,8 @@ export class Worker {
   /** Deliver one message to its claimed (and admitted) recipients; outcomes go to the commit buffer. */
   private async deliverGroup(slot: number, rows: RecipientRow[]): Promise<void> {
     const queueId = rows[0]!.queueId;
-    const message = this.store.message(queueId);
-    const raw = this.store.body(queueId);
+    const message = this.store.forDelivery(queueId);
+    const raw = message?.raw;
     const started = this.clock();
     const ctx = (r: RecipientRow): ClassifyContext => ({
       now: this.clock(),
@@ -223,7 +256,7 @@ export class Worker {
       schedule: this.schedule,
     });
     const defer = (reply: string, until: number) => {
-      for (const r of rows) this.enqueueCompletion(r, { kind: 'deferred', countAttempt: false, nextAttemptAt: until, reply, relay: this.opts.relay }, started);
+      for (const r of rows) this.enqueueCompletion(r, { kind: 'deferred', countAttempt: false, nextAttemptAt: until, reply, relay: this.opts.relay }, started, message?.createdAt);
     };
     // Cannot happen unless someone edited the database; keep the rows visible rather than lose them.
     if (!message || !raw) return defer('message body missing from the queue', started + RELAY_DOWN_MS);
@@ -238,13 +271,13 @@ export class Worker {
       for (const r of rows) {
         const o = byAddress.get(r.address.toLowerCase()) ?? { address: r.address, status: 'rejected' as const, temporary: true, response: 'the relay gave no answer for this recipient' };
         if (o.status === 'rejected' && o.temporary && isThrottle(o)) this.pause('throttle', o.response ?? 'throttled');
-        this.enqueueCompletion(r, fromRecipient(o, ctx(r), final), started);
+        this.enqueueCompletion(r, fromRecipient(o, ctx(r), final), started, message.createdAt);
       }
       this.throttleMs = 0;
       this.relayVerified = true;
     } catch (err) {
       this.relayVerified = false;
-      for (const r of rows) this.enqueueCompletion(r, fromError(err, ctx(r)), started);
+      for (const r of rows) this.enqueueCompletion(r, fromError(err, ctx(r)), started, message.createdAt);
       if (err instanceof SendwellError && err.temporary) {
         if (err.phase === 'connect' || err.code === 'ECONNECTION' || err.code === 'EDNS' || err.code === 'ETIMEDOUT') this.pause('down', err.message);
         else if (isThrottle(err)) this.pause('throttle', err.response ?? err.message);
@@ -262,14 +295,17 @@ export class Worker {
    * transaction (one fsync). The window is a single turn, so a crash re-sends
    * at most what was in flight, as with a commit per message.
    */
-  private pending: Array<{ row: RecipientRow; outcome: Outcome; started: number }> = [];
+  private pending: Array<{ row: RecipientRow; outcome: Outcome; started: number; createdAt?: number }> = [];
+  commits = 0;
   private flushing: Promise<void> | undefined;
   private counts = { delivered: 0, deferred: 0, bounced: 0 };
+  /** A recipient failed for good since the last look for needed notices (late bounces are found at startup). */
+  private failedSinceNotify = true;
 
-  private enqueueCompletion(row: RecipientRow, outcome: Outcome, started: number): void {
-    this.pending.push({ row, outcome, started });
+  private enqueueCompletion(row: RecipientRow, outcome: Outcome, started: number, createdAt?: number): void {
+    this.pending.push({ row, outcome, started, ...(createdAt !== undefined ? { createdAt } : {}) });
     this.flushing ??= new Promise<void>((resolve) =>
-      setImmediate(() => {
+      setTimeout(() => {
         this.flushing = undefined;
         try {
           this.commitPending();
@@ -278,7 +314,7 @@ export class Worker {
           this.commitError ??= err;
         }
         resolve();
-      }),
+      }, GROUP_COMMIT_MS),
     );
   }
 
@@ -300,16 +336,15 @@ export class Worker {
     if (batch.length === 0) return;
     const now = this.clock();
     const applied = this.store.complete(this.owner, now, batch.map((b) => ({ recipientId: b.row.id, outcome: b.outcome })));
-    const created = new Map<string, number>();
-    for (const { row, outcome, started } of batch) {
+    this.commits++;
+    for (const { row, outcome, started, createdAt } of batch) {
       if (outcome.kind === 'delivered') this.counts.delivered++;
       else if (outcome.kind === 'deferred') this.counts.deferred++;
-      else this.counts.bounced++;
-      let c = created.get(row.queueId);
-      if (c === undefined) {
-        c = this.store.message(row.queueId)?.createdAt ?? started;
-        created.set(row.queueId, c);
+      else {
+        this.counts.bounced++;
+        this.failedSinceNotify = true;
       }
+      const c = createdAt ?? started;
       this.opts.log.write({
         event: 'attempt',
         time: now,
@@ -346,6 +381,7 @@ export class Worker {
 
   /** One RFC 3464 notification per finished message with failed recipients (never for a null sender). */
   private sendNotifications(): string[] {
+    this.failedSinceNotify = false;
     const created: string[] = [];
     for (const m of this.store.needingDsn()) {
       const failed = this.store.recipients(m.id).filter((r) => r.state === 'bounced' || r.state === 'expired');

@@ -13,6 +13,9 @@ import {
 
 export function readOps(db: Database) {
   const body = db.prepare<[string], { raw: Buffer | null }>('SELECT raw FROM message WHERE id = ?');
+  const delivery = db.prepare<[string], { envelope_from: string; created_at: number; submitter: string; raw: Buffer | null }>(
+    'SELECT envelope_from, created_at, submitter, raw FROM message WHERE id = ?',
+  );
   const message = db.prepare<[string], MessageDbRow>(`SELECT ${MESSAGE_COLUMNS} FROM message WHERE id = ?`);
   const recipients = db.prepare<[string], RecipientDbRow>(`SELECT ${RECIPIENT_COLUMNS} FROM recipient WHERE queue_id = ? ORDER BY id`);
   const attempts = db.prepare<[string], AttemptDbRow>(
@@ -33,6 +36,10 @@ export function readOps(db: Database) {
   const nextDue = db.prepare<[], { t: number | null }>(`SELECT MIN(next_attempt_at) AS t FROM recipient WHERE state IN ('queued','deferred')`);
   return {
     body: (id: string): Buffer | null => body.get(id)?.raw ?? null,
+    forDelivery: (id: string) => {
+      const m = delivery.get(id);
+      return m ? { envelopeFrom: m.envelope_from, createdAt: m.created_at, submitter: m.submitter, raw: m.raw } : null;
+    },
     message: (id: string): QueuedMessage | null => {
       const m = message.get(id);
       return m ? toMessage(m) : null;
