@@ -140,7 +140,7 @@ export function createMailer(options: MailerOptions = {}): Mailer {
       stateDir,
       relay: typeof options.relay === 'string' ? { url: options.relay, ...(dsn ? { dsn } : {}) } : (options.relay ?? (config ? relayOptionsFromConfig(config) : { url: 'smtp://localhost:25' })),
       ...(options.transport ? { transport: () => options.transport! } : {}),
-      ...(config ? { concurrency: config.queue.concurrency, schedule: scheduleFrom(config.queue), limits: config.limits, flood: config.flood, logStderr: config.logStderr } : {}),
+      ...(config ? { concurrency: config.queue.concurrency, schedule: scheduleFrom(config.queue), limits: config.limits, flood: config.flood, logStderr: config.logStderr, retentionMs: config.queue.retentionMs } : {}),
       clock: () => clock().getTime(),
     });
     return queue;

@@ -31,6 +31,7 @@ export function openService(flags: QueueFlags, extra: { logStderr?: boolean; con
     limits: config.limits,
     flood: config.flood,
     logStderr: extra.logStderr ?? config.logStderr,
+    retentionMs: config.queue.retentionMs,
   });
   return { service, config };
 }
@@ -101,6 +102,7 @@ export async function flushCommand(flags: QueueFlags, io: Io): Promise<number> {
   try {
     service.worker.recover();
     const r = await service.worker.drain();
+    service.worker.purge();
     const next = r.nextDue ? `; next due ${new Date(r.nextDue).toISOString()}` : '';
     if (flags.json) io.stdout(`${JSON.stringify(r)}\n`);
     else io.stdout(`attempted ${r.attempted}: ${r.delivered} delivered, ${r.deferred} deferred, ${r.bounced} bounced or expired${next}\n`);

@@ -40,6 +40,7 @@ export interface QueueServiceOptions {
   clock?: () => number;
   logStderr?: boolean;
   log?: MailLog;
+  retentionMs?: number;
 }
 
 export interface Submission {
@@ -103,6 +104,7 @@ export class QueueService {
       schedule: this.opts.schedule ?? postfixSchedule(),
       limits: this.opts.limits ?? DEFAULT_LIMITS,
       clock: this.clock,
+      ...(this.opts.retentionMs !== undefined ? { retentionMs: this.opts.retentionMs } : {}),
     });
     return this.workerInstance;
   }

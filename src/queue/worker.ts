@@ -32,6 +32,9 @@ const THROTTLE_MAX_MS = 15 * 60_000;
  * setImmediate 1,236 commits 2,469 msg/s; 2 ms 0 commits … (see bench/RESULTS.md).
  */
 const GROUP_COMMIT_MS = Number(process.env.SENDWELL_GROUP_COMMIT_MS ?? 2);
+const REAP_EVERY_MS = 60_000;
+/** Bodies of delivered mail are kept this long for `sendwell queue show`. */
+export const DEFAULT_RETENTION_MS = 7 * 86_400_000;
 /** Recipients claimed per round, per unit of concurrency. */
 const CLAIM_PER_SLOT = 16;
 
@@ -50,6 +53,8 @@ export interface WorkerOptions {
   owner?: string;
   /** Send RFC 3464 notifications to senders of failed mail (default true). */
   notify?: boolean;
+  /** How long bodies of delivered mail are kept (default 7 days). */
+  retentionMs?: number;
 }
 
 export interface DrainResult {
@@ -220,8 +225,10 @@ export class Worker {
     let lastReap = this.clock();
     while (!signal.aborted) {
       const r = await this.drain(signal);
-      if (this.clock() - lastReap > 60_000) {
+      // Housekeeping once a minute: leases of vanished workers, bodies past their retention.
+      if (this.clock() - lastReap > REAP_EVERY_MS) {
         this.store.reapExpired(this.clock());
+        this.purge();
         lastReap = this.clock();
       }
       const wait = Math.max(0, Math.min(pollMs, (r.nextDue ?? Number.POSITIVE_INFINITY) - this.clock()));
@@ -230,6 +237,11 @@ export class Worker {
         signal.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
       });
     }
+  }
+
+  /** Drop bodies of fully delivered mail older than the retention (`queue.retention`). */
+  purge(): number {
+    return this.store.purgeBodies(this.clock() - (this.opts.retentionMs ?? DEFAULT_RETENTION_MS));
   }
 
   async close(): Promise<void> {
