@@ -38,6 +38,10 @@ export interface ResolvedConfig {
   limits: Limits;
   flood: { messages: number; windowMs: number; duplicateWindowMs: number };
   logStderr: boolean;
+  /** [aliases], keys lower-cased: local name → targets (addresses or other aliases). */
+  aliases: Record<string, string[]>;
+  /** [sendmail]: the drop-in's local-recipient and loop settings. */
+  sendmail: { appendDomain?: string; maxHops: number };
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -184,7 +188,17 @@ export function resolveConfig(file: ConfigFile, source: string | null): Resolved
     perSenderPerHour: l.per_sender_per_hour,
   };
   const flood = { messages: l.flood.messages, windowMs: ms(l.flood.window), duplicateWindowMs: ms(l.flood.duplicate_window) };
-  const out: ResolvedConfig = { source, file, relay, sender, policy, dsn, queue, limits, flood, logStderr: file.log.stderr };
+  const aliases: Record<string, string[]> = {};
+  for (const [name, targets] of Object.entries(file.aliases)) {
+    const key = name.toLowerCase();
+    if (Object.hasOwn(aliases, key)) {
+      throw new SendwellError('ECONFIG', `${source ?? 'config'}: aliases has ${JSON.stringify(name)} twice (names are case-insensitive)`, { hint: 'keep one entry per name; a list value gives several targets' });
+    }
+    aliases[key] = Array.isArray(targets) ? targets : [targets];
+  }
+  const sendmail: ResolvedConfig['sendmail'] = { maxHops: file.sendmail.max_hops };
+  if (file.sendmail.append_domain) sendmail.appendDomain = file.sendmail.append_domain.toLowerCase();
+  const out: ResolvedConfig = { source, file, relay, sender, policy, dsn, queue, limits, flood, logStderr: file.log.stderr, aliases, sendmail };
   if (file.state_dir) out.stateDir = source ? resolve(dirname(source), file.state_dir) : file.state_dir;
   return out;
 }

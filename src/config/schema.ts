@@ -15,6 +15,13 @@ const size = z.union([z.string(), z.number()]).refine((v) => parseSize(v) !== nu
 
 const count = z.number().int().min(0);
 
+const DOT_ATOM = "[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*";
+const DOMAIN = '[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+';
+const localName = z.string().regex(new RegExp(`^${DOT_ATOM}$`), 'is not a local user name, e.g. root or www-data');
+const aliasTarget = z.string().refine((v) => !/^[|/]/.test(v) && new RegExp(`^${DOT_ATOM}(?:@${DOMAIN})?$`).test(v), {
+  message: 'is not an address or a local name; write e.g. "admin@example.org" (pipes and files are not supported)',
+});
+
 export const configSchema = z
   .object({
     /** Where the queue and the mail log live (default ./.sendwell). */
@@ -102,6 +109,17 @@ export const configSchema = z
         stderr: z.boolean(),
       })
       .strict(),
+    /** Local recipients of the sendmail drop-in: `root = "admin@example.org"`, or a list; a target may name another alias. */
+    aliases: z.record(localName, z.union([aliasTarget, z.array(aliasTarget).min(1)])),
+    /** The sendmail drop-in (`sendwell sendmail`, the `sendmail` executable). */
+    sendmail: z
+      .object({
+        /** Appended to unqualified recipients no alias matches: `user` becomes `user@append_domain`. */
+        append_domain: z.string().regex(new RegExp(`^${DOMAIN}$`), 'is not a domain; write e.g. "example.org"').optional(),
+        /** A message with more Received headers than this is refused as a mail loop. */
+        max_hops: z.number().int().min(1).max(100),
+      })
+      .strict(),
   })
   .strict();
 
@@ -156,6 +174,8 @@ export const DEFAULTS = {
     flood: { messages: 500, window: '5m', duplicate_window: '1h' },
   },
   log: { stderr: false },
+  aliases: {},
+  sendmail: { max_hops: 25 },
 } satisfies ConfigFile;
 
 /** Keys whose values are secrets and are redacted by `sendwell config`. */

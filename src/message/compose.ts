@@ -223,7 +223,8 @@ export async function composeMail(mail: Mail, options: ComposeOptions = {}): Pro
     to: dedupe([...to, ...cc, ...bcc]),
   };
   if ([from, envelopeFrom, ...to, ...cc, ...bcc, ...replyTo].some((a) => a?.needsSmtputf8)) envelope.smtputf8 = true;
-  if (options.dsn) envelope.dsn = options.dsn;
+  // ENVID lets a returned DSN be matched to this message (RFC 3461 §4.4).
+  if (options.dsn) envelope.dsn = { ...options.dsn, envid: options.dsn.envid ?? messageId.slice(1, -1) };
 
   const toHeader = (a: ParsedAddress) => (a.name ? { name: a.name, address: a.wire } : a.wire);
   const composer = new MailComposer({

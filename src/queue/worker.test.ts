@@ -176,6 +176,21 @@ describe('Worker', () => {
     assert.equal(waiting[0]!.attempts, 0);
   });
 
+  it('sends ENVID = queue ID with the configured RET and NOTIFY when the relay offers DSN', async () => {
+    const srv = await startSmtpServer({ hideDSN: false });
+    servers.push(srv);
+    const url = srv.url('smtp', 'tls=never');
+    const { store, worker } = setup(url, { transport: () => createTransport({ url, dsn: { ret: 'HDRS', notify: ['FAILURE', 'DELAY'] } }) });
+    const id = enqueue(store, ['a@example.test']);
+    await worker.drain();
+    await worker.close();
+    const m = srv.messages[0]!;
+    assert.equal(m.mailArgs.ENVID, id);
+    assert.equal(m.mailArgs.RET, 'HDRS');
+    assert.equal(m.rcptArgs[0]!.NOTIFY, 'FAILURE,DELAY');
+    assert.equal(m.rcptArgs[0]!.ORCPT, 'rfc822;a@example.test');
+  });
+
   it('recovers rows leased by a dead process on this host at startup', async () => {
     const srv = await startSmtpServer();
     servers.push(srv);

@@ -277,7 +277,8 @@ export class Worker {
 
     const heartbeat = setInterval(() => this.store.heartbeat(this.owner, this.clock() + LEASE_MS, rows.map((r) => r.id)), HEARTBEAT_MS);
     try {
-      const result = await this.transport(slot).send({ from: message.envelopeFrom, to: rows.map((r) => r.address) }, raw);
+      // ENVID = the queue ID, so a DSN from further down the line names the message (RFC 3461).
+      const result = await this.transport(slot).send({ from: message.envelopeFrom, to: rows.map((r) => r.address), dsn: { envid: queueId } }, raw);
       const byAddress = new Map(result.recipients.map((o) => [o.address.toLowerCase(), o]));
       const final = { ...(result.response !== undefined ? { response: result.response } : {}), ...(result.relayQueueId !== undefined ? { relayQueueId: result.relayQueueId } : {}) };
       for (const r of rows) {

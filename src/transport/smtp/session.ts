@@ -346,7 +346,8 @@ export class SmtpSession {
       });
     }
 
-    const dsn = envelope.dsn ?? this.params.dsn;
+    // Per-envelope values (e.g. ENVID = the queue ID) over the configured defaults (RET, NOTIFY).
+    const dsn = envelope.dsn || this.params.dsn ? { ...this.params.dsn, ...envelope.dsn } : undefined;
     const useDsn = dsn !== undefined && ext.has('DSN');
     let mail = `MAIL FROM:<${envelope.from}>`;
     if (ext.has('SIZE')) mail += ` SIZE=${size}`;

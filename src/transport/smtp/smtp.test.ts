@@ -301,11 +301,11 @@ describe('SMTP: extensions', () => {
     assert.deepEqual(w.rcptArgs[0], {});
   });
 
-  it("an envelope's own dsn wins over the transport's; NOTIFY=NEVER alone", async () => {
+  it("an envelope's own dsn fields win over the transport's, the rest come from it; NOTIFY=NEVER alone", async () => {
     const s = await server({ hideDSN: false });
     await withTransport({ url: s.url('smtp', 'tls=never'), dsn: { ret: 'FULL' } }, (t) => t.send({ ...ENV, dsn: { notify: ['NEVER'], orcpt: false } }, MESSAGE));
     const m = s.messages[0]!;
-    assert.equal(m.mailArgs.RET, undefined);
+    assert.equal(m.mailArgs.RET, 'FULL', 'RET from the transport (config [dsn])');
     assert.equal(m.rcptArgs[0]!.NOTIFY, 'NEVER');
     assert.equal(m.rcptArgs[0]!.ORCPT, undefined);
   });
