@@ -12,7 +12,7 @@ import { DEFAULT_LIMITS, type Limits } from './limits.js';
 import { fileMailLog, type MailLog } from './maillog.js';
 import { postfixSchedule, tableSchedule, type Schedule } from './schedule.js';
 import { openSqliteStore } from './sqlite/index.js';
-import type { QueueStore, RecipientRow } from './store.js';
+import type { NewMessage, QueueStore, RecipientRow } from './store.js';
 import { Worker } from './worker.js';
 
 export interface FloodOptions {
@@ -43,17 +43,8 @@ export interface QueueServiceOptions {
   retentionMs?: number;
 }
 
-export interface Submission {
-  raw: Buffer;
-  messageId: string;
-  envelopeFrom: string;
-  recipients: string[];
-  submitter: string;
-  idempotencyKey?: string;
-  /** Hash of what makes two mails "the same" (subject and bodies); see contentHash(). */
-  contentHash?: string;
-  dsnEnvid?: string;
-}
+/** What a caller submits: a message for the store, without the holds the service decides. */
+export type Submission = Omit<NewMessage, 'holdReason' | 'initialStates'>;
 
 export interface SubmitResult {
   queueId: string;

@@ -6,6 +6,7 @@ import { after, describe, it } from 'node:test';
 import { SendwellError, exitCodeFor } from '../errors.js';
 import { createTransport } from './index.js';
 import type { Envelope } from './types.js';
+import { isError } from '../../test/helpers/transport.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sendwell-sendmail-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -21,15 +22,6 @@ const MESSAGE = Buffer.from('Subject: via sendmail\r\n\r\nline 1\r\n.\r\nline 3\
 const ENV: Envelope = { from: 'jane@example.test', to: ['bob@example.test', 'carol@example.test'] };
 const send = (path: string, env: Envelope = ENV, timeoutMs?: number) =>
   createTransport({ url: `sendmail:${path}`, ...(timeoutMs ? { timeouts: { sendmailMs: timeoutMs } } : {}) }).send(env, MESSAGE);
-
-function isError(code: string, check: (e: SendwellError) => void = () => undefined) {
-  return (e: unknown) => {
-    assert.ok(e instanceof SendwellError, `not a SendwellError: ${String(e)}`);
-    assert.equal(e.code, code, `${e.code}: ${e.message}`);
-    check(e);
-    return true;
-  };
-}
 
 describe('sendmail transport', () => {
   it('runs "<path> -i -f sender -- recipients…" with the message on stdin (LF line ends); all recipients accepted', async () => {

@@ -7,6 +7,7 @@ import { SendwellError } from '../../errors.js';
 import { startRawServer, type RawConnection, type RawServer } from '../../../test/helpers/smtp-server.js';
 import { createTransport, type RelayOptions } from '../index.js';
 import type { Envelope, Transport } from '../types.js';
+import { withTransport, isError } from '../../../test/helpers/transport.js';
 
 const MESSAGE = Buffer.from('Subject: raw\r\n\r\nhello\r\n');
 const ENV: Envelope = { from: 'jane@example.test', to: ['a@example.test', 'b@example.test'] };
@@ -20,23 +21,6 @@ async function raw(handler: (c: RawConnection) => Promise<void>): Promise<RawSer
   servers.push(s);
   return s;
 }
-async function withTransport<T>(options: RelayOptions, fn: (t: Transport) => Promise<T>): Promise<T> {
-  const t = createTransport(options);
-  try {
-    return await fn(t);
-  } finally {
-    await t.close();
-  }
-}
-function isError(code: string, check: (e: SendwellError) => void = () => undefined) {
-  return (e: unknown) => {
-    assert.ok(e instanceof SendwellError, `not a SendwellError: ${String(e)}`);
-    assert.equal(e.code, code, `${e.code}: ${e.message}`);
-    check(e);
-    return true;
-  };
-}
-
 /** Greeting and EHLO with the given keywords. */
 async function hello(c: RawConnection, keywords: string[]): Promise<string> {
   c.write('220 raw.example.test ESMTP\r\n');

@@ -8,6 +8,7 @@ import { SendwellError } from '../../errors.js';
 import { smtpReply, startSmtpServer, freePort, type TestServer, type TestServerOptions } from '../../../test/helpers/smtp-server.js';
 import { createTransport, type RelayOptions } from '../index.js';
 import type { Envelope, Transport } from '../types.js';
+import { withTransport, isError } from '../../../test/helpers/transport.js';
 
 const crlf = (s: string) => s.replace(/\r?\n/g, '\r\n');
 const MESSAGE = Buffer.from(crlf('From: Jane <jane@example.test>\nTo: bob@example.test\nSubject: hello\nMessage-ID: <1@example.test>\n\nHello Bob.\n'));
@@ -22,24 +23,6 @@ async function server(o: TestServerOptions = {}): Promise<TestServer> {
   const s = await startSmtpServer(o);
   servers.push(s);
   return s;
-}
-
-async function withTransport<T>(options: RelayOptions, fn: (t: Transport) => Promise<T>): Promise<T> {
-  const t = createTransport(options);
-  try {
-    return await fn(t);
-  } finally {
-    await t.close();
-  }
-}
-
-function isError(code: string, check: (e: SendwellError) => void = () => undefined) {
-  return (e: unknown) => {
-    assert.ok(e instanceof SendwellError, `not a SendwellError: ${String(e)}`);
-    assert.equal(e.code, code, `${e.code}: ${e.message}`);
-    check(e);
-    return true;
-  };
 }
 
 describe('SMTP: delivery', () => {

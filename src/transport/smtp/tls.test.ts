@@ -11,6 +11,7 @@ import { smtpReply, startSmtpServer, type TestServer, type TestServerOptions } f
 import { testPki } from '../../../test/helpers/tls.js';
 import { createTransport, type RelayOptions } from '../index.js';
 import type { Envelope, Transport } from '../types.js';
+import { withTransport, isError } from '../../../test/helpers/transport.js';
 
 const MESSAGE = Buffer.from('Subject: tls\r\n\r\nhello\r\n');
 const ENV: Envelope = { from: 'jane@example.test', to: ['bob@example.test'] };
@@ -30,24 +31,7 @@ async function server(o: TestServerOptions): Promise<TestServer> {
   servers.push(s);
   return s;
 }
-async function withTransport<T>(options: RelayOptions, fn: (t: Transport) => Promise<T>): Promise<T> {
-  const t = createTransport(options);
-  try {
-    return await fn(t);
-  } finally {
-    await t.close();
-  }
-}
 const send = (options: RelayOptions) => withTransport(options, (t) => t.send(ENV, MESSAGE));
-function isError(code: string, check: (e: SendwellError) => void = () => undefined) {
-  return (e: unknown) => {
-    assert.ok(e instanceof SendwellError, `not a SendwellError: ${String(e)}`);
-    assert.equal(e.code, code, `${e.code}: ${e.message}`);
-    check(e);
-    return true;
-  };
-}
-
 describe('TLS', () => {
   it('smtp+starttls:// with the test CA as ca_file: verified STARTTLS, EHLO again after it', async () => {
     const s = await server({ tls: 'starttls' });
