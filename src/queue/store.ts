@@ -79,6 +79,9 @@ export type Outcome =
 export interface Completion {
   recipientId: number;
   outcome: Outcome;
+  /** The message's queue ID and arrival, when the caller knows them (saves a read per outcome). */
+  queueId?: string;
+  createdAt?: number;
 }
 
 export interface EnqueueResult {

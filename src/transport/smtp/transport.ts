@@ -42,10 +42,19 @@ function isConnectionFailure(err: unknown): boolean {
   return err instanceof SendwellError && (err.code === 'ECONNECTION' || err.code === 'ETIMEDOUT' || err.code === 'EPROTOCOL');
 }
 
+interface Pending {
+  envelope: Envelope;
+  raw: Buffer;
+  resolve: (r: TransportResult) => void;
+  reject: (e: unknown) => void;
+}
+
 export class SmtpTransport implements Transport {
   readonly name = 'smtp';
   private session: SmtpSession | undefined;
   private chain: Promise<unknown> = Promise.resolve();
+  /** Sends waiting their turn; the first one is in progress. The next one may be pipelined. */
+  private readonly waiting: Pending[] = [];
   private idleTimer: NodeJS.Timeout | undefined;
   private ca: string | undefined;
   private caLoaded = false;
@@ -56,9 +65,23 @@ export class SmtpTransport implements Transport {
   send(envelope: Envelope, raw: Buffer): Promise<TransportResult> {
     // Sends issued before close() still run; later ones are refused.
     if (this.closed) return Promise.reject(new SendwellError('EUSAGE', 'the transport was closed', { hint: 'create a new transport (or mailer) to send again' }));
-    const run = this.chain.then(() => this.sendNow(envelope, raw));
-    this.chain = run.catch(() => undefined);
-    return run;
+    return new Promise<TransportResult>((resolve, reject) => {
+      this.waiting.push({ envelope, raw, resolve, reject });
+      if (this.waiting.length === 1) this.chain = this.chain.then(() => this.pump());
+    });
+  }
+
+  /** Run queued sends one after another; the one after the current is offered for pipelining. */
+  private async pump(): Promise<void> {
+    while (this.waiting.length > 0) {
+      const item = this.waiting[0]!;
+      try {
+        item.resolve(await this.sendNow(item.envelope, item.raw, () => this.waiting[1]));
+      } catch (err) {
+        item.reject(err);
+      }
+      this.waiting.shift();
+    }
   }
 
   private async open(): Promise<SmtpSession> {
@@ -66,13 +89,19 @@ export class SmtpTransport implements Transport {
       this.ca = await this.params.loadCa();
       this.caLoaded = true;
     }
-    return SmtpSession.open({ ...this.params, ca: this.ca });
+    const session = await SmtpSession.open({ ...this.params, ca: this.ca });
+    session.maxMessages = MAX_MESSAGES_PER_CONNECTION;
+    return session;
   }
 
   /** A session ready for a transaction: the kept one if it still works, else a new one. */
   private async acquire(): Promise<{ session: SmtpSession; reused: boolean }> {
     const old = this.session;
     this.session = undefined;
+    if (old && !old.closed && old.prefetched) {
+      // This send's commands are already on the wire after the last message: no RSET/NOOP in between.
+      return { session: old, reused: true };
+    }
     if (old && !old.closed) {
       const now = Date.now();
       if (old.conn.hasPending) {
@@ -97,13 +126,13 @@ export class SmtpTransport implements Transport {
     return { session: await this.open(), reused: false };
   }
 
-  private async sendNow(envelope: Envelope, raw: Buffer): Promise<TransportResult> {
+  private async sendNow(envelope: Envelope, raw: Buffer, next?: () => { envelope: Envelope; raw: Buffer } | undefined): Promise<TransportResult> {
     this.clearIdle();
     let { session, reused } = await this.acquire();
     try {
       let result: TransportResult;
       try {
-        result = await session.send(envelope, raw);
+        result = await session.send(envelope, raw, next);
       } catch (err) {
         // A reused connection that died before the relay answered MAIL FROM
         // delivered nothing: try once more on a fresh connection.
@@ -111,7 +140,7 @@ export class SmtpTransport implements Transport {
         session.destroy();
         session = await this.open();
         reused = false;
-        result = await session.send(envelope, raw);
+        result = await session.send(envelope, raw, next);
       }
       return result;
     } catch (err) {
@@ -121,7 +150,8 @@ export class SmtpTransport implements Transport {
       if (!session.closed) {
         this.session = session;
         session.ref(false);
-        this.scheduleIdle();
+        // With the next transaction already pipelined, the next send follows at once.
+        if (!session.prefetched) this.scheduleIdle();
       }
     }
   }
