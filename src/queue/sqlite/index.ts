@@ -41,7 +41,11 @@ function migrate(db: Sqlite.Database, file: string): void {
   }).immediate();
 }
 
-export function openSqliteStore(stateDir: string): QueueStore {
+/**
+ * Open (and migrate) the state database: the queue, and the credentials of the
+ * server (SMTP users, API tokens). Every handle sets the same pragmas.
+ */
+export function openDatabase(stateDir: string): Sqlite.Database {
   const file = join(stateDir, DB_FILE);
   let db: Sqlite.Database;
   try {
@@ -58,7 +62,11 @@ export function openSqliteStore(stateDir: string): QueueStore {
   db.pragma('synchronous = FULL');
   db.pragma('foreign_keys = ON');
   migrate(db, file);
+  return db;
+}
 
+export function openSqliteStore(stateDir: string): QueueStore {
+  const db = openDatabase(stateDir);
   const reads = readOps(db);
   const dsn = dsnOps(db);
   const hold = adminOp(db, 'hold');

@@ -61,4 +61,18 @@ export const MIGRATIONS: string[] = [
     updated_at      INTEGER NOT NULL
   );
   `,
+  /* 2: credentials of `sendwell serve` (hashes only, never the secrets: R11) */ `
+  CREATE TABLE smtp_user (
+    name            TEXT PRIMARY KEY,
+    hash            TEXT NOT NULL,
+    created_at      INTEGER NOT NULL
+  );
+  CREATE TABLE api_token (
+    id              TEXT PRIMARY KEY,
+    name            TEXT NOT NULL,
+    hash            TEXT NOT NULL,
+    created_at      INTEGER NOT NULL,
+    revoked_at      INTEGER
+  );
+  `,
 ];
