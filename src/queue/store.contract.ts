@@ -37,6 +37,7 @@ export function storeContract(name: string, fresh: () => { open: () => QueueStor
         ['b@example.test', 'example.test', 'queued', 0],
       ]);
       assert.equal(s.nextDue(), T0);
+      assert.deepEqual(s.countByState(), { queued: 2, active: 0, deferred: 0, held: 0, delivered: 0, bounced: 0, expired: 0, cancelled: 0, suppressed: 0 });
       s.close();
     });
 

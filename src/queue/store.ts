@@ -113,6 +113,8 @@ export interface QueueStore {
   countSubmitted(submitter: string, since: number): number;
   /** Which of `addresses` got a message with this content hash since `since` (repeated identical mail). */
   recentDuplicates(contentHash: string, addresses: string[], since: number): string[];
+  /** How many recipients are in each state (for metrics and health). */
+  countByState(): Record<RecipientState, number>;
   /** Lease owners that hold active rows (to find dead processes on this host). */
   activeOwners(): string[];
   /** Return active rows with an expired lease (any owner) to the queue. */

@@ -82,8 +82,20 @@ function pidAlive(pid: number): boolean {
   }
 }
 
+/** Counters since the worker started (for `/metrics`). */
+export interface WorkerMetrics {
+  attempts: number;
+  delivered: number;
+  deferred: number;
+  bounced: number;
+  rateLimitWaits: number;
+  relayErrors: number;
+  throttled: number;
+}
+
 export class Worker {
   readonly owner: string;
+  readonly metrics: WorkerMetrics = { attempts: 0, delivered: 0, deferred: 0, bounced: 0, rateLimitWaits: 0, relayErrors: 0, throttled: 0 };
   private readonly store: QueueStore;
   private readonly opts: WorkerOptions;
   private readonly schedule: Schedule;
@@ -201,6 +213,7 @@ export class Worker {
         return;
       }
       const label = bucketSets[i]!.find((b) => b.key === key)?.label ?? key;
+      this.metrics.rateLimitWaits++;
       this.enqueueCompletion(r, {
         kind: 'deferred',
         countAttempt: false,
@@ -301,6 +314,7 @@ export class Worker {
       this.relayVerified = true;
     } catch (err) {
       this.relayVerified = false;
+      this.metrics.relayErrors++;
       for (const r of rows) this.enqueueCompletion(r, fromError(err, ctx(r)), started, message.createdAt);
       if (err instanceof SendwellError && err.temporary) {
         if (err.phase === 'connect' || err.code === 'ECONNECTION' || err.code === 'EDNS' || err.code === 'ETIMEDOUT') this.pause('down', err.message);
@@ -364,9 +378,15 @@ export class Worker {
     );
     this.commits++;
     for (const { row, outcome, started, createdAt } of batch) {
-      if (outcome.kind === 'delivered') this.counts.delivered++;
-      else if (outcome.kind === 'deferred') this.counts.deferred++;
-      else {
+      this.metrics.attempts++;
+      if (outcome.kind === 'delivered') {
+        this.counts.delivered++;
+        this.metrics.delivered++;
+      } else if (outcome.kind === 'deferred') {
+        this.counts.deferred++;
+        this.metrics.deferred++;
+      } else {
+        this.metrics.bounced++;
         this.counts.bounced++;
         this.failedSinceNotify = true;
       }
@@ -398,6 +418,7 @@ export class Worker {
       this.pausedUntil = Math.max(this.pausedUntil, now + RELAY_DOWN_MS);
       this.pauseReason = `relay ${this.opts.relay} unreachable: ${why}`;
     } else {
+      this.metrics.throttled++;
       this.throttleMs = Math.min(THROTTLE_MAX_MS, this.throttleMs ? this.throttleMs * 2 : THROTTLE_MIN_MS);
       this.pausedUntil = Math.max(this.pausedUntil, now + this.throttleMs);
       this.pauseReason = `relay ${this.opts.relay} asked us to slow down: ${why}`;

@@ -1,5 +1,6 @@
 import type { Database } from 'better-sqlite3';
 import type { AttemptRow, QueuedMessage, RecipientRow } from '../store.js';
+import { RECIPIENT_STATES, type RecipientState } from '../states.js';
 import {
   MESSAGE_COLUMNS,
   RECIPIENT_COLUMNS,
@@ -32,6 +33,7 @@ export function readOps(db: Database) {
     `SELECT COUNT(*) AS n FROM recipient r JOIN message m ON m.id = r.queue_id
       WHERE m.content_hash = ? AND m.created_at >= ? AND r.address = ? AND r.state NOT IN ('cancelled','suppressed')`,
   );
+  const byState = db.prepare<[], { state: RecipientState; n: number }>('SELECT state, COUNT(*) AS n FROM recipient GROUP BY state');
   const owners = db.prepare<[], { o: string }>(`SELECT DISTINCT lease_owner AS o FROM recipient WHERE state = 'active' AND lease_owner IS NOT NULL`);
   const nextDue = db.prepare<[], { t: number | null }>(`SELECT MIN(next_attempt_at) AS t FROM recipient WHERE state IN ('queued','deferred')`);
   return {
@@ -50,6 +52,11 @@ export function readOps(db: Database) {
       pendingMessages.all().map((m) => ({ message: toMessage(m), recipients: recipients.all(m.id).map(toRecipient) })),
     countSubmitted: (submitter: string, since: number): number => submitted.get(submitter, since)?.n ?? 0,
     recentDuplicates: (hash: string, addresses: string[], since: number): string[] => addresses.filter((a) => (dup.get(hash, since, a)?.n ?? 0) > 0),
+    countByState: (): Record<RecipientState, number> => {
+      const out = Object.fromEntries(RECIPIENT_STATES.map((st) => [st, 0])) as Record<RecipientState, number>;
+      for (const r of byState.all()) out[r.state] = r.n;
+      return out;
+    },
     activeOwners: (): string[] => owners.all().map((r) => r.o),
     nextDue: (): number | null => nextDue.get()?.t ?? null,
   };
