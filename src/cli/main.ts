@@ -110,6 +110,17 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .action((flags: { preset?: string; host?: string; from?: string; output: string; force?: boolean }) => setExit(initCommand(flags, io)));
 
   program
+    .command('sendmail')
+    .description('the sendmail drop-in: read a message on stdin and queue it (sendmail -t -i, -f ADDR, -bs, -bp, -q; see `sendwell sendmail --help`)')
+    .helpOption(false)
+    .allowUnknownOption()
+    .allowExcessArguments()
+    .argument('[args...]', 'sendmail flags and recipients')
+    .action(async () => {
+      // main() hands `sendmail` to the drop-in before commander parses anything (sendmail's flags are not GNU-style).
+    });
+
+  program
     .command('config')
     .description('print the effective configuration (secrets redacted)')
     .option('--defaults', 'print the defaults instead')
@@ -127,6 +138,10 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
   if (argv.length === 0) {
     io.stderr(program.helpInformation());
     return EXIT.USAGE;
+  }
+  if (argv[0] === 'sendmail') {
+    const { sendmailMain } = await import('./sendmail.js');
+    return sendmailMain(argv.slice(1), { io });
   }
   try {
     await program.parseAsync(argv, { from: 'user' });

@@ -58,20 +58,38 @@ export function fieldValue(f: RawField): string {
 }
 
 /**
- * Fold `Name: value` at white space so lines stay within {@link FOLD_AT} where the value
- * allows; refuses a result with a line over {@link MAX_LINE} octets.
+ * Fold `Name: value` so lines stay within {@link FOLD_AT} where the value allows.
+ * "; "-separated segments are kept whole when they fit on a line (so the date of a
+ * Received header is not split); longer segments break at spaces. Refuses a result
+ * with a line over {@link MAX_LINE} octets.
  */
 export function foldField(name: string, value: string): string {
-  const words = value.split(' ');
   const lines: string[] = [];
   let line = `${name}:`;
-  for (const w of words) {
-    if (w === '') continue;
-    if (line.length + 1 + w.length > FOLD_AT && line.trim().length > name.length + 1) {
-      lines.push(line);
-      line = `\t${w}`;
-    } else line += ` ${w}`;
-  }
+  let fresh = true;
+  const put = (text: string, sep: string) => {
+    if (fresh) line += ` ${text}`;
+    else if (line.length + sep.length + text.length <= FOLD_AT) line += sep + text;
+    else {
+      lines.push(line + sep.trimEnd());
+      line = `\t${text}`;
+    }
+    fresh = false;
+  };
+  const segments = value.split('; ');
+  segments.forEach((seg, i) => {
+    const sep = '; ';
+    const words = seg.split(' ').filter((w) => w !== '');
+    if (words.length === 0) return;
+    const whole = words.join(' ');
+    if (fresh || line.length + sep.length + whole.length <= FOLD_AT || whole.length + 1 > FOLD_AT) {
+      // Word by word: the first word follows the "; " (or the colon), the rest a space.
+      words.forEach((w, j) => put(w, j === 0 ? (i === 0 ? ' ' : sep) : ' '));
+    } else {
+      lines.push(`${line};`);
+      line = `\t${whole}`;
+    }
+  });
   lines.push(line);
   for (const l of lines) {
     if (l.length > MAX_LINE) {
@@ -185,6 +203,19 @@ export class RawMessage {
     checkAdded(name, value);
     f.text = foldField(f.name, value);
     return true;
+  }
+
+  /**
+   * Give one field a new value, in place. With `keep8bit` the value may keep 8-bit
+   * characters that came from the message itself (one character per byte).
+   */
+  replaceField(field: RawField, value: string, opts: { keep8bit?: boolean } = {}): void {
+    if (!this.fields.includes(field)) throw new Error('replaceField: not a field of this message');
+    if (opts.keep8bit) {
+      checkHeaderName(field.name);
+      checkHeaderValue(field.name, value);
+    } else checkAdded(field.name, value);
+    field.text = foldField(field.name, value);
   }
 
   /** Remove every field with this name; returns how many were removed. */
