@@ -257,10 +257,23 @@ export class Worker {
       }
       const wait = Math.max(0, Math.min(pollMs, (r.nextDue ?? Number.POSITIVE_INFINITY) - this.clock()));
       await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, wait);
-        signal.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
+        const done = () => {
+          clearTimeout(t);
+          this.wakeUp = undefined;
+          resolve();
+        };
+        const t = setTimeout(done, wait);
+        this.wakeUp = done;
+        signal.addEventListener('abort', done, { once: true });
       });
     }
+  }
+
+  private wakeUp: (() => void) | undefined;
+
+  /** New mail was queued: stop sleeping and drain now (the poll is only the backstop). */
+  wake(): void {
+    this.wakeUp?.();
   }
 
   /** Drop bodies of fully delivered mail older than the retention (`queue.retention`). */
