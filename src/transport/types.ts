@@ -57,5 +57,7 @@ export interface TransportResult {
 export interface Transport {
   readonly name: string;
   send(envelope: Envelope, raw: Buffer): Promise<TransportResult>;
+  /** Connect (or reuse the connection) and report what the relay offers, without sending (SMTP only). */
+  probe?(): Promise<RelayInfo>;
   close(): Promise<void>;
 }

@@ -68,3 +68,17 @@ describe('SMTP: cross-message pipelining', () => {
     assert.equal(s.connections, 2);
   });
 });
+
+describe('SMTP: probe', () => {
+  it('reports the relay extensions and SIZE without sending, and reuses the connection', async () => {
+    const s = await server({ size: 5_000_000 });
+    const t = createTransport({ url: s.url('smtp', 'tls=never') });
+    const info = await t.probe!();
+    assert.equal(info.maxSize, 5_000_000);
+    assert.ok(info.extensions?.includes('PIPELINING'));
+    await t.send(env(1), msg(1));
+    await t.close();
+    assert.equal(s.connections, 1, 'the probe connection carried the message');
+    assert.equal(s.messages.length, 1);
+  });
+});

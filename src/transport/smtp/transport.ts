@@ -13,7 +13,7 @@
  */
 import type net from 'node:net';
 import { SendwellError } from '../../errors.js';
-import type { Envelope, Transport, TransportResult } from '../types.js';
+import type { Envelope, RelayInfo, Transport, TransportResult } from '../types.js';
 import type { SmtpTarget } from '../url.js';
 import { SmtpSession, type SessionParams } from './session.js';
 
@@ -69,6 +69,21 @@ export class SmtpTransport implements Transport {
       this.waiting.push({ envelope, raw, resolve, reject });
       if (this.waiting.length === 1) this.chain = this.chain.then(() => this.pump());
     });
+  }
+
+  /** What the relay offers (SIZE, 8BITMIME, SMTPUTF8…), from its EHLO; the connection is kept for the next send. */
+  probe(): Promise<RelayInfo> {
+    if (this.closed) return Promise.reject(new SendwellError('EUSAGE', 'the transport was closed', { hint: 'create a new transport to probe again' }));
+    const run = this.chain.then(async () => {
+      this.clearIdle();
+      const { session } = await this.acquire();
+      this.session = session;
+      session.ref(false);
+      this.scheduleIdle();
+      return session.info;
+    });
+    this.chain = run.catch(() => undefined);
+    return run;
   }
 
   /** Run queued sends one after another; the one after the current is offered for pipelining. */
