@@ -38,6 +38,22 @@ export interface ResolvedConfig {
   limits: Limits;
   flood: { messages: number; windowMs: number; duplicateWindowMs: number };
   logStderr: boolean;
+  /** The config names a relay (`sendwell serve` captures mail instead when it does not). */
+  relayConfigured: boolean;
+  /** `sendwell serve`: the local SMTP relay. */
+  smtp: {
+    listen: string[];
+    tlsListen: string[];
+    allowNetworks: string[];
+    requireAuth: boolean;
+    tlsCertFile?: string;
+    tlsKeyFile?: string;
+    maxMessageBytes: number;
+    maxConnectionsPerClient: number;
+    messagesPerClientPerMinute: number;
+  };
+  /** `sendwell serve`: the HTTP API. */
+  http: { listen: string; maxBodyBytes: number };
   /** [aliases], keys lower-cased: local name → targets (addresses or other aliases). */
   aliases: Record<string, string[]>;
   /** [sendmail]: the drop-in's local-recipient and loop settings. */
@@ -198,7 +214,26 @@ export function resolveConfig(file: ConfigFile, source: string | null): Resolved
   }
   const sendmail: ResolvedConfig['sendmail'] = { maxHops: file.sendmail.max_hops };
   if (file.sendmail.append_domain) sendmail.appendDomain = file.sendmail.append_domain.toLowerCase();
-  const out: ResolvedConfig = { source, file, relay, sender, policy, dsn, queue, limits, flood, logStderr: file.log.stderr, aliases, sendmail };
+  const sm = file.smtp;
+  if (Boolean(sm.tls_cert_file) !== Boolean(sm.tls_key_file)) {
+    throw new SendwellError('ECONFIG', `${source ?? 'config'}: smtp.tls_cert_file and smtp.tls_key_file go together`, { hint: 'give both (PEM files) to enable STARTTLS, or neither' });
+  }
+  if (sm.tls_listen?.length && !sm.tls_cert_file) {
+    throw new SendwellError('ECONFIG', `${source ?? 'config'}: smtp.tls_listen needs smtp.tls_cert_file and smtp.tls_key_file`, { hint: 'implicit TLS needs a certificate' });
+  }
+  const smtp: ResolvedConfig['smtp'] = {
+    listen: sm.listen,
+    tlsListen: sm.tls_listen ?? [],
+    allowNetworks: sm.allow_networks,
+    requireAuth: sm.require_auth,
+    maxMessageBytes: bytes(sm.max_message_size),
+    maxConnectionsPerClient: sm.max_connections_per_client,
+    messagesPerClientPerMinute: sm.messages_per_client_per_minute,
+    ...(sm.tls_cert_file ? { tlsCertFile: source ? resolve(dirname(source), sm.tls_cert_file) : sm.tls_cert_file } : {}),
+    ...(sm.tls_key_file ? { tlsKeyFile: source ? resolve(dirname(source), sm.tls_key_file) : sm.tls_key_file } : {}),
+  };
+  const http = { listen: file.http.listen, maxBodyBytes: bytes(file.http.max_body_size) };
+  const out: ResolvedConfig = { source, file, relay, sender, policy, dsn, queue, limits, flood, logStderr: file.log.stderr, aliases, sendmail, relayConfigured: false, smtp, http };
   if (file.state_dir) out.stateDir = source ? resolve(dirname(source), file.state_dir) : file.state_dir;
   return out;
 }
@@ -228,7 +263,10 @@ export function loadConfig(options: { path?: string; env?: NodeJS.ProcessEnv } =
       cause: err,
     });
   }
-  return resolveConfig(validateConfig(parseConfigText(text, source), source), source);
+  const raw = parseConfigText(text, source);
+  const resolved = resolveConfig(validateConfig(raw, source), source);
+  resolved.relayConfigured = isObject(raw.relay) && raw.relay.url !== undefined;
+  return resolved;
 }
 
 /** TOML of a config object with secrets redacted (for `sendwell config`). */

@@ -14,6 +14,8 @@ const size = z.union([z.string(), z.number()]).refine((v) => parseSize(v) !== nu
 });
 
 const count = z.number().int().min(0);
+const LISTEN = /^(\[[0-9a-fA-F:.]+\]|[0-9.]+|localhost):\d{1,5}$/;
+const CIDR = /^([0-9.]+|[0-9a-fA-F:.]+)\/\d{1,3}$/;
 
 const DOT_ATOM = "[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*";
 const DOMAIN = '[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+';
@@ -103,6 +105,28 @@ export const configSchema = z
           .strict(),
       })
       .strict(),
+    smtp: z
+      .object({
+        /** Addresses the local relay listens on, "host:port" ("[::1]:2525" for IPv6). */
+        listen: z.array(z.string().regex(LISTEN, 'is not "address:port"')).min(1),
+        /** Clients that may relay without AUTH (CIDR). */
+        allow_networks: z.array(z.string().regex(CIDR, 'is not a network such as "127.0.0.1/32" or "::1/128"')),
+        require_auth: z.boolean(),
+        tls_cert_file: z.string().min(1).optional(),
+        tls_key_file: z.string().min(1).optional(),
+        /** Implicit-TLS (smtps) listeners, e.g. ["127.0.0.1:4650"]; need the certificate. */
+        tls_listen: z.array(z.string().regex(LISTEN, 'is not "address:port"')).optional(),
+        max_message_size: size,
+        max_connections_per_client: z.number().int().min(1),
+        messages_per_client_per_minute: count,
+      })
+      .strict(),
+    http: z
+      .object({
+        listen: z.string().regex(LISTEN, 'is not "address:port"'),
+        max_body_size: size,
+      })
+      .strict(),
     log: z
       .object({
         /** Also write mail-log lines to stderr. */
@@ -174,6 +198,20 @@ export const DEFAULTS = {
     flood: { messages: 500, window: '5m', duplicate_window: '1h' },
   },
   log: { stderr: false },
+  smtp: {
+    // Loopback only: a local relay for installed software, never an open relay.
+    listen: ['127.0.0.1:2525'],
+    allow_networks: ['127.0.0.1/32', '::1/128'],
+    require_auth: false,
+    max_message_size: '10MB',
+    max_connections_per_client: 20,
+    messages_per_client_per_minute: 120,
+  },
+  http: {
+    listen: '127.0.0.1:8025',
+    // 10 MB of attachments are ~13.4 MB as base64 in JSON.
+    max_body_size: '15MB',
+  },
   aliases: {},
   sendmail: { max_hops: 25 },
 } satisfies ConfigFile;
