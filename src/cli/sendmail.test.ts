@@ -148,6 +148,34 @@ function config(extra: Record<string, unknown> = {}): ResolvedConfig {
   return resolveConfig(validateConfig({ sender: { from: 'Ops Team <ops@example.test>' }, aliases: { root: 'admin@example.test', postmaster: 'root', team: ['a@example.test', 'b@example.test'] }, ...extra }, 'test'), null);
 }
 
+describe('config: [aliases] and [sendmail]', () => {
+  const invalid = (raw: Record<string, unknown>, pattern: RegExp) =>
+    assert.throws(() => resolveConfig(validateConfig(raw, 'x.toml'), 'x.toml'), (e: unknown) => e instanceof SendwellError && e.code === 'ECONFIG' && pattern.test(e.message));
+
+  it('defaults: no aliases, max_hops 25, no append_domain', () => {
+    const c = resolveConfig(validateConfig({}, 'defaults'), null);
+    assert.deepEqual(c.aliases, {});
+    assert.deepEqual(c.sendmail, { maxHops: 25 });
+  });
+
+  it('aliases: a string or a list, names case-insensitive; append_domain lower-cased', () => {
+    const c = resolveConfig(validateConfig({ aliases: { Root: 'admin@example.org', backup: ['a@example.org', 'root'] }, sendmail: { append_domain: 'Example.ORG', max_hops: 10 } }, 'x.toml'), null);
+    assert.deepEqual(c.aliases, { root: ['admin@example.org'], backup: ['a@example.org', 'root'] });
+    assert.deepEqual(c.sendmail, { maxHops: 10, appendDomain: 'example.org' });
+  });
+
+  it('names the key, the value and the fix for bad entries', () => {
+    invalid({ aliases: { 'bad name': 'x@example.org' } }, /aliases\.bad name: the key is not a local user name/);
+    invalid({ aliases: { root: '|/usr/bin/procmail' } }, /aliases\.root = "\|\/usr\/bin\/procmail" is not an address or a local name/);
+    invalid({ aliases: { root: '/var/mail/root' } }, /pipes and files are not supported/);
+    invalid({ aliases: { root: [] } }, /aliases\.root/);
+    invalid({ aliases: { Root: 'a@example.org', root: 'b@example.org' } }, /"root" twice/);
+    invalid({ sendmail: { append_domain: 'localhost' } }, /sendmail\.append_domain = "localhost" is not a domain/);
+    invalid({ sendmail: { max_hops: 0 } }, /sendmail\.max_hops/);
+    invalid({ sendmail: { maxhops: 3 } }, /unknown key "maxhops" in \[sendmail\]/);
+  });
+});
+
 describe('local recipients and senders', () => {
   it('classifies local recipients: no @, a short host name, localhost', () => {
     assert.equal(localRecipient('root'), 'root');

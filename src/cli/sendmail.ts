@@ -22,7 +22,7 @@ import type { QueueService } from '../queue/service.js';
 import type { RecipientRow } from '../queue/store.js';
 import type { Mailer } from '../mailer.js';
 import { parseAddrSpec, parseMailbox, parseEnvelopeSender, type ParsedAddress } from '../message/address.js';
-import { formatMailboxField, RawMessage, rewriteAddresses, scanAddressList, type RawField } from '../message/raw.js';
+import { formatMailboxField, mimefy, RawMessage, rewriteAddresses, scanAddressList, type RawField } from '../message/raw.js';
 import { formatError, processIo, type Io } from './output.js';
 
 // ---------------------------------------------------------------------------
@@ -542,7 +542,6 @@ export function prepareMessage(input: SubmissionInput, ctx: PrepareContext): Pre
     }
   }
   if (originals.size > 0) {
-    msg.remove('X-Sendwell-Original-Sender');
     msg.add('X-Sendwell-Original-Sender', [...originals].map(([who, roles]) => `${who} (${roles.join(', ')})`).join(', '));
   }
 
@@ -563,6 +562,8 @@ export function prepareMessage(input: SubmissionInput, ctx: PrepareContext): Pre
     changes.push('added To: undisclosed-recipients:;');
   }
 
+  const mime = mimefy(msg);
+  if (mime) changes.push(mime);
   if (!msg.has('Date')) {
     msg.add('Date', ctx.formatDate(ctx.now));
     changes.push('added Date');
@@ -1261,6 +1262,7 @@ export async function sendmailMain(argv: readonly string[], runtime: Partial<Sen
     return EXIT.OK;
   }
   let submitter: Submitter | undefined;
+  let dialogue = false;
   try {
     const config = await loadSendmailConfig(rt.env);
     const loop = relayLoopsBack(config.relay.url, ownExecutables());
@@ -1286,6 +1288,7 @@ export async function sendmailMain(argv: readonly string[], runtime: Partial<Sen
     if (loop) throw relayLoopConfigError(config, loop);
     submitter = new Submitter(config, sendmailStateDir(config, rt.env), args, rt);
     if (args.mode === 'smtp') {
+      dialogue = true;
       await smtpMode(submitter, rt);
       return EXIT.OK;
     }
@@ -1306,6 +1309,8 @@ export async function sendmailMain(argv: readonly string[], runtime: Partial<Sen
     if (args.verbose && args.deliveryMode === 'queue') io.stdout(`queued as ${queueId}\n`);
     return EXIT.OK;
   } catch (err) {
+    // An SMTP client (-bs) reads stdout: tell it why there is no session instead of just closing.
+    if (args.mode === 'smtp' && !dialogue) io.stdout(smtpReplyFor(err, 'mail').replace(/^\d{3}([- ])\d\.\d+\.\d+/gm, (_m, sep: string) => `421${sep}4.3.0`));
     io.stderr(formatError(err));
     return sendmailExitCode(err);
   } finally {

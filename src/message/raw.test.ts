@@ -1,8 +1,22 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { SendwellError } from '../errors.js';
+import { decodeQuotedPrintable } from '../policy/mime.js';
 import { decodeEncodedWords } from '../policy/rfc2047.js';
-import { encodeWords, FOLD_AT, foldField, formatMailboxField, normalizeLineEndings, RawMessage, rewriteAddresses, scanAddressList, unfold } from './raw.js';
+import {
+  encodeQuotedPrintable,
+  encodeWords,
+  FOLD_AT,
+  foldField,
+  formatMailboxField,
+  hasLongLine,
+  mimefy,
+  normalizeLineEndings,
+  RawMessage,
+  rewriteAddresses,
+  scanAddressList,
+  unfold,
+} from './raw.js';
 
 const b = (s: string) => Buffer.from(s, 'latin1');
 
@@ -165,5 +179,57 @@ describe('scanAddressList', () => {
       items.filter((x) => !x.address.includes('@')).map((x) => ({ start: x.start, end: x.end, text: `${x.address}@example.org` })),
     );
     assert.equal(out, 'root@example.org (Cron Daemon), Jane <jane@example.org>, bob@example.test');
+  });
+});
+
+describe('bodies: quoted-printable and labelling unlabelled input', () => {
+  it('encodes to lines of at most 76 characters that decode back byte for byte', () => {
+    const body = Buffer.concat([Buffer.from(`${'x'.repeat(1500)}\r\nGröße = 3 \r\n.dot\r\ntab\tend\t\r\n`, 'utf8'), Buffer.from([0x00, 0xff, 0x0d, 0x0a])]);
+    const qp = encodeQuotedPrintable(body);
+    for (const line of qp.toString('latin1').split('\r\n')) {
+      assert.ok(line.length <= 76, line);
+      assert.doesNotMatch(line, /[ \t]$/, 'no trailing white space');
+      assert.match(line, /^[\x21-\x7e \t]*$/);
+    }
+    assert.deepEqual(decodeQuotedPrintable(qp), body);
+    assert.equal(encodeQuotedPrintable(Buffer.alloc(0)).length, 0);
+  });
+
+  it('hasLongLine counts octets between CRLFs', () => {
+    assert.equal(hasLongLine(Buffer.from(`${'a'.repeat(998)}\r\nb\r\n`)), false);
+    assert.equal(hasLongLine(Buffer.from(`b\r\n${'a'.repeat(999)}\r\n`)), true);
+    assert.equal(hasLongLine(Buffer.from('a'.repeat(999))), true);
+  });
+
+  it('labels an unlabelled 8-bit body with its charset, like sendmail (EightBitMode=m)', () => {
+    const m = RawMessage.parse(Buffer.from('Subject: s\n\nGröße\n', 'utf8'));
+    assert.match(mimefy(m)!, /charset=utf-8/);
+    assert.equal(m.get('MIME-Version'), '1.0');
+    assert.equal(m.get('Content-Type'), 'text/plain; charset=utf-8');
+    assert.equal(m.get('Content-Transfer-Encoding'), '8bit');
+    assert.equal(m.body.toString('utf8'), 'Größe\r\n');
+    const latin = RawMessage.parse(Buffer.concat([b('Subject: s\n\nGr'), Buffer.from([0xf6]), b('\n')]));
+    mimefy(latin);
+    assert.equal(latin.get('Content-Type'), 'text/plain; charset=unknown-8bit');
+    const ascii = RawMessage.parse(b('Subject: s\n\nplain\n'));
+    assert.equal(mimefy(ascii), undefined);
+    assert.equal(ascii.has('MIME-Version'), false);
+  });
+
+  it('re-encodes text with lines over 998 octets as quoted-printable; leaves multipart and encoded bodies', () => {
+    const long = 'x'.repeat(1200);
+    const plain = RawMessage.parse(b(`Subject: s\n\n${long}\n`));
+    assert.match(mimefy(plain)!, /quoted-printable/);
+    assert.equal(plain.get('Content-Transfer-Encoding'), 'quoted-printable');
+    assert.equal(decodeQuotedPrintable(plain.body).toString(), `${long}\r\n`);
+    const declared = RawMessage.parse(b(`MIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\n${long}\n`));
+    mimefy(declared);
+    assert.deepEqual(declared.getAll('Content-Transfer-Encoding'), ['quoted-printable']);
+    const multi = RawMessage.parse(b(`MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=x\n\n--x\n\n${long}\n--x--\n`));
+    assert.equal(mimefy(multi), undefined);
+    const b64 = RawMessage.parse(b(`MIME-Version: 1.0\nContent-Type: text/plain\nContent-Transfer-Encoding: base64\n\n${long}\n`));
+    assert.equal(mimefy(b64), undefined);
+    const noVersion = RawMessage.parse(b('Content-Type: text/plain; charset=utf-8\n\nx\n'));
+    assert.equal(mimefy(noVersion), 'added MIME-Version');
   });
 });

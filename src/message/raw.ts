@@ -6,6 +6,7 @@
  * survives untouched; headers sendwell adds are ASCII only and checked for
  * injection (CR, LF, NUL and control characters are refused, never stripped).
  */
+import { isAscii, isUtf8 } from 'node:buffer';
 import { SendwellError } from '../errors.js';
 import { checkHeaderName, checkHeaderValue } from './headers.js';
 
@@ -432,4 +433,88 @@ export function rewriteAddresses(value: string, replacements: Array<{ start: num
   let out = value;
   for (const r of [...replacements].sort((a, b) => b.start - a.start)) out = out.slice(0, r.start) + r.text + out.slice(r.end);
   return out;
+}
+
+// ---------------------------------------------------------------------------
+// bodies
+
+/** Does a CRLF body have a line longer than {@link MAX_LINE} octets? */
+export function hasLongLine(body: Buffer): boolean {
+  let start = 0;
+  for (;;) {
+    const end = body.indexOf('\r\n', start, 'latin1');
+    if ((end < 0 ? body.length : end) - start > MAX_LINE) return true;
+    if (end < 0) return false;
+    start = end + 2;
+  }
+}
+
+function qpLine(line: Buffer): string {
+  const lines: string[] = [];
+  let cur = '';
+  for (let i = 0; i < line.length; i++) {
+    const b = line[i]!;
+    const literal = (b >= 33 && b <= 126 && b !== 61) || ((b === 32 || b === 9) && i !== line.length - 1);
+    const tok = literal ? String.fromCharCode(b) : `=${b.toString(16).toUpperCase().padStart(2, '0')}`;
+    if (cur.length + tok.length > 75) {
+      lines.push(`${cur}=`);
+      cur = '';
+    }
+    cur += tok;
+  }
+  lines.push(cur);
+  return lines.join('\r\n');
+}
+
+/** Quoted-printable (RFC 2045 §6.7) of a CRLF body: hard line breaks kept, lines of at most 76 characters. */
+export function encodeQuotedPrintable(body: Buffer): Buffer {
+  const out: string[] = [];
+  let start = 0;
+  for (;;) {
+    const end = body.indexOf('\r\n', start, 'latin1');
+    out.push(qpLine(body.subarray(start, end < 0 ? body.length : end)));
+    if (end < 0) break;
+    start = end + 2;
+  }
+  return Buffer.from(out.join('\r\n'), 'latin1');
+}
+
+/**
+ * Label what a local program sent without MIME labels, as sendmail does for unlabeled
+ * 8-bit input (EightBitMode=m): an 8-bit body becomes text/plain with its charset
+ * (utf-8, else unknown-8bit, RFC 1428) and 8bit; a text body with lines over 998 octets
+ * is re-encoded as quoted-printable instead of being refused. Multipart bodies and
+ * encoded ones are left alone. Returns what was done, or undefined.
+ */
+export function mimefy(msg: RawMessage): string | undefined {
+  const body = msg.body;
+  const long = hasLongLine(body);
+  const eightBit = body.length > 0 && !isAscii(body);
+  const ct = msg.get('Content-Type');
+  const cte = msg.get('Content-Transfer-Encoding')?.toLowerCase();
+  const mimeVersion = msg.has('MIME-Version');
+  if (ct === undefined && cte === undefined && !mimeVersion) {
+    if (!long && !eightBit) return undefined;
+    const charset = !eightBit ? 'us-ascii' : isUtf8(body) ? 'utf-8' : 'unknown-8bit';
+    msg.add('MIME-Version', '1.0');
+    msg.add('Content-Type', `text/plain; charset=${charset}`);
+    if (long) {
+      msg.body = encodeQuotedPrintable(body);
+      msg.add('Content-Transfer-Encoding', 'quoted-printable');
+      return `labelled the body text/plain; charset=${charset}, quoted-printable (lines over ${MAX_LINE} octets)`;
+    }
+    msg.add('Content-Transfer-Encoding', '8bit');
+    return `labelled the 8-bit body text/plain; charset=${charset}`;
+  }
+  const done: string[] = [];
+  if (long && (ct === undefined || /^\s*text\//i.test(ct)) && (cte === undefined || cte === '7bit' || cte === '8bit')) {
+    msg.body = encodeQuotedPrintable(body);
+    if (!msg.replace('Content-Transfer-Encoding', 'quoted-printable')) msg.add('Content-Transfer-Encoding', 'quoted-printable');
+    done.push(`re-encoded the body as quoted-printable (lines over ${MAX_LINE} octets)`);
+  }
+  if (!mimeVersion) {
+    msg.add('MIME-Version', '1.0');
+    done.push('added MIME-Version');
+  }
+  return done.length ? done.join('; ') : undefined;
 }

@@ -151,6 +151,19 @@ describe('sendmail drop-in: the real callers', () => {
     assert.deepEqual(srv.messages[before]!.to, ['jane.doe@example.test']);
   });
 
+  it('unlabelled 8-bit text (old mail, busybox cron) and lines over 998 octets are labelled and encoded, not refused', async () => {
+    const t = setup(srv);
+    const before = srv.messages.length;
+    const r = await run(['-i', 'root'], { stdin: `Subject: disk report\n\nGröße: 3 GB\n${'#'.repeat(1500)}\nend\n`, env: t.env });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stderr, '');
+    const got = srv.messages[before]!;
+    assert.equal(header(got.raw, 'Content-Type'), 'text/plain; charset=utf-8');
+    assert.equal(header(got.raw, 'Content-Transfer-Encoding'), 'quoted-printable');
+    assert.match(text(got.raw), /\r\nGr=C3=B6=C3=9Fe: 3 GB\r\n#{75}=\r\n/);
+    for (const line of text(got.raw).split('\r\n')) assert.ok(line.length <= 998);
+  });
+
   it('git send-email: -i -f from rcpt1 rcpt2 keeps the message byte for byte under a Received header; -i -t reads To and Cc', async () => {
     const t = setup(srv);
     const before = srv.messages.length;
@@ -384,6 +397,10 @@ describe('sendmail drop-in: refusals and exit codes', () => {
     const broken = await run(['-i', 'root'], { stdin: 'Subject: x\n\nx\n', env: { ...t.env, SENDWELL_CONFIG: bad } });
     assert.equal(broken.code, 78);
     assert.match(broken.stderr, /aliases\.root/);
+    // An SMTP client (-bs) gets a 421 instead of a silent close.
+    const bs = await run(['-bs'], { stdin: 'EHLO x\r\n', env: { ...t.env, SENDWELL_CONFIG: bad } });
+    assert.equal(bs.code, 78);
+    assert.match(bs.stdout, /^421-4\.3\.0 .*aliases\.root.*\r\n(421-4\.3\.0 .*\r\n)*421 4\.3\.0 .*\r\n$/);
     const file = join(t.dir, 'a-file');
     writeFileSync(file, '');
     const unsaved = await run(['-i', 'root'], { stdin: 'Subject: x\n\nx\n', env: { ...t.env, SENDWELL_STATE_DIR: join(file, 'state') } });
