@@ -5,12 +5,16 @@ import { userInfo } from 'node:os';
 import { SendwellError, type RecipientOutcome } from './errors.js';
 import { composeMail, type ComposedMessage, type Mail } from './message/compose.js';
 import type { AddressInput } from './message/address.js';
-import { DEFAULT_POLICY, lintMessage } from './policy/index.js';
+import { DEFAULT_POLICY, lintMessage, policyError } from './policy/index.js';
+
+export { policyError };
 import type { Finding, LintReport, PolicyOptions } from './policy/types.js';
 import { createTransport, type RelayOptions } from './transport/index.js';
 import type { DsnOptions, Envelope, RelayInfo, Transport } from './transport/types.js';
-import type { ResolvedConfig } from './config/load.js';
-import { contentHash, QueueService, scheduleFrom } from './queue/service.js';
+import { relayOptionsFromConfig, type ResolvedConfig } from './config/load.js';
+
+export { relayOptionsFromConfig };
+import { contentHash, QueueService } from './queue/service.js';
 import type { RecipientState } from './queue/states.js';
 import type { RecipientRow } from './queue/store.js';
 
@@ -96,27 +100,7 @@ export interface Mailer {
   close(): Promise<void>;
 }
 
-/** Relay options from the `[relay]` and `[dsn]` config sections. */
-export function relayOptionsFromConfig(config: ResolvedConfig): RelayOptions {
-  const r = config.relay;
-  const out: RelayOptions = { url: r.url, timeouts: r.timeouts, dsn: config.dsn };
-  if (r.username) out.username = r.username;
-  if (r.password) out.password = r.password;
-  if (r.caFile) out.caFile = r.caFile;
-  if (r.heloName) out.heloName = r.heloName;
-  return out;
-}
 
-/** EPOLICY error listing the error-level findings. */
-export function policyError(report: LintReport): SendwellError {
-  const errors = report.findings.filter((f) => f.severity === 'error');
-  const first = errors[0]!;
-  return new SendwellError(
-    'EPOLICY',
-    `refused by policy: ${errors.map((f) => `${f.rule}: ${f.message}`).join('; ')}`,
-    { hint: errors.map((f) => `${f.rule}: ${f.fix}`).join('\n'), rule: first.guideRule, details: report },
-  );
-}
 
 /**
  * Create a mailer.
@@ -136,13 +120,18 @@ export function createMailer(options: MailerOptions = {}): Mailer {
   let queue: QueueService | undefined;
   const getQueue = (): QueueService | undefined => {
     if (!stateDir) return undefined;
-    queue ??= new QueueService({
-      stateDir,
-      relay: typeof options.relay === 'string' ? { url: options.relay, ...(dsn ? { dsn } : {}) } : (options.relay ?? (config ? relayOptionsFromConfig(config) : { url: 'smtp://localhost:25' })),
-      ...(options.transport ? { transport: () => options.transport! } : {}),
-      ...(config ? { concurrency: config.queue.concurrency, schedule: scheduleFrom(config.queue), limits: config.limits, flood: config.flood, logStderr: config.logStderr, retentionMs: config.queue.retentionMs } : {}),
-      clock: () => clock().getTime(),
-    });
+    queue ??= config
+      ? QueueService.fromConfig({ ...config, stateDir }, stateDir, {
+          ...(options.relay !== undefined ? { relay: typeof options.relay === 'string' ? { ...relayOptionsFromConfig(config), url: options.relay } : options.relay } : {}),
+          ...(options.transport ? { transport: () => options.transport! } : {}),
+          clock: () => clock().getTime(),
+        })
+      : new QueueService({
+          stateDir,
+          relay: typeof options.relay === 'string' ? { url: options.relay, ...(dsn ? { dsn } : {}) } : (options.relay ?? { url: 'smtp://localhost:25' }),
+          ...(options.transport ? { transport: () => options.transport! } : {}),
+          clock: () => clock().getTime(),
+        });
     return queue;
   };
 

@@ -2,11 +2,11 @@
 import { existsSync, statSync, openSync, readSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
 import { EXIT, SendwellError } from '../errors.js';
-import { loadConfig, type ResolvedConfig } from '../config/load.js';
-import { relayOptionsFromConfig } from '../mailer.js';
+import { loadConfig, relayOptionsFromConfig, type ResolvedConfig } from '../config/load.js';
+
 import { formatMailq, formatShow, mailqJson } from '../queue/inspect.js';
 import { formatLine, JSON_LOG_FILE, readEvents, type LogEvent } from '../queue/maillog.js';
-import { QueueService, scheduleFrom } from '../queue/service.js';
+import { QueueService } from '../queue/service.js';
 import { QUEUE_ID } from '../queue/ids.js';
 import type { Io } from './output.js';
 import { resolveStateDir } from './send.js';
@@ -22,16 +22,10 @@ export interface QueueFlags {
 export function openService(flags: QueueFlags, extra: { logStderr?: boolean; concurrency?: number } = {}): { service: QueueService; config: ResolvedConfig } {
   const config = loadConfig(flags.config ? { path: flags.config } : {});
   const stateDir = resolveStateDir(flags.stateDir, config);
-  const relay = { ...relayOptionsFromConfig(config), ...(flags.relay ? { url: flags.relay } : {}) };
-  const service = new QueueService({
-    stateDir,
-    relay,
-    concurrency: extra.concurrency ?? config.queue.concurrency,
-    schedule: scheduleFrom(config.queue),
-    limits: config.limits,
-    flood: config.flood,
-    logStderr: extra.logStderr ?? config.logStderr,
-    retentionMs: config.queue.retentionMs,
+  const service = QueueService.fromConfig(config, stateDir, {
+    ...(flags.relay ? { relay: { ...relayOptionsFromConfig(config), url: flags.relay } } : {}),
+    ...(extra.concurrency ? { concurrency: extra.concurrency } : {}),
+    ...(extra.logStderr !== undefined ? { logStderr: extra.logStderr } : {}),
   });
   return { service, config };
 }

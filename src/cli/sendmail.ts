@@ -20,7 +20,6 @@ import type { ResolvedConfig } from '../config/load.js';
 import type { LintReport } from '../policy/types.js';
 import type { QueueService } from '../queue/service.js';
 import type { RecipientRow } from '../queue/store.js';
-import type { Mailer } from '../mailer.js';
 import { parseAddrSpec, parseMailbox, parseEnvelopeSender, type ParsedAddress } from '../message/address.js';
 import { formatMailboxField, mimefy, RawMessage, rewriteAddresses, scanAddressList, type RawField } from '../message/raw.js';
 import { formatError, processIo, type Io } from './output.js';
@@ -814,10 +813,9 @@ export interface SendmailRuntime {
 }
 
 class Submitter {
-  private mailer: Mailer | undefined;
   private queueService: QueueService | undefined;
   private readonly deliveries: Array<Promise<void>> = [];
-  private compose: typeof import('../message/compose.js') | undefined;
+  private compose: typeof import('../message/ids.js') | undefined;
 
   constructor(
     readonly config: ResolvedConfig,
@@ -828,10 +826,9 @@ class Submitter {
 
   private async queue(): Promise<QueueService> {
     if (this.queueService) return this.queueService;
-    const { createMailer } = await import('../mailer.js');
-    this.mailer = createMailer({ config: this.config, stateDir: this.stateDir });
+    const { QueueService } = await import('../queue/service.js');
     try {
-      this.queueService = this.mailer.queue!;
+      this.queueService = QueueService.fromConfig(this.config, this.stateDir);
     } catch (err) {
       throw nothingSaved(err);
     }
@@ -839,7 +836,7 @@ class Submitter {
   }
 
   async prepare(input: SubmissionInput): Promise<PreparedMessage> {
-    this.compose ??= await import('../message/compose.js');
+    this.compose ??= await import('../message/ids.js');
     const now = this.rt.clock();
     let login = 'unknown';
     try {
@@ -873,7 +870,7 @@ class Submitter {
       ...(p.smtputf8 ? { smtputf8: true } : {}),
     });
     if (!report.ok) {
-      const { policyError } = await import('../mailer.js');
+      const { policyError } = await import('../policy/error.js');
       const err = policyError(report);
       const senderRules = report.findings.some((f) => f.severity === 'error' && /^(R2|R3|R4)\./.test(f.rule));
       if (senderRules && !this.config.sender.from) {
@@ -945,7 +942,7 @@ class Submitter {
 
   async close(): Promise<void> {
     await Promise.allSettled(this.deliveries);
-    await this.mailer?.close();
+    await this.queueService?.close();
   }
 }
 

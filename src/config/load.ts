@@ -7,6 +7,7 @@ import { SendwellError } from '../errors.js';
 import type { PolicyOptions } from '../policy/types.js';
 import type { Limits } from '../queue/limits.js';
 import type { PasswordSource } from '../transport/secrets.js';
+import type { RelayOptions } from '../transport/index.js';
 import type { DsnOptions } from '../transport/types.js';
 import { configSchema, DEFAULTS, SECRET_KEYS, type ConfigFile } from './schema.js';
 import { parseDuration, parseSize } from './units.js';
@@ -277,4 +278,15 @@ export function configToToml(file: ConfigFile): string {
     if (copy[section]?.[name] !== undefined) copy[section][name] = '(redacted)';
   }
   return stringifyToml(copy);
+}
+
+/** Relay options from the `[relay]` and `[dsn]` config sections. */
+export function relayOptionsFromConfig(config: ResolvedConfig): RelayOptions {
+  const r = config.relay;
+  const out: RelayOptions = { url: r.url, timeouts: r.timeouts, dsn: config.dsn };
+  if (r.username) out.username = r.username;
+  if (r.password) out.password = r.password;
+  if (r.caFile) out.caFile = r.caFile;
+  if (r.heloName) out.heloName = r.heloName;
+  return out;
 }

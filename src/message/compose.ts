@@ -3,7 +3,7 @@
  * MIME encoding is nodemailer's MailComposer; everything that reaches it has
  * been validated here first (addresses, header names and values, attachments).
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { convert as htmlToText } from 'html-to-text';
@@ -19,6 +19,9 @@ import {
   type ParsedAddress,
 } from './address.js';
 import { checkExtraHeaders, checkHeaderValue, type HeaderInput } from './headers.js';
+import { defaultIdGenerator, formatDate } from './ids.js';
+
+export { defaultIdGenerator, formatDate };
 
 export interface Attachment {
   /** Read the content from this file. */
@@ -79,26 +82,7 @@ export interface ComposedMessage {
   generatedText: boolean;
 }
 
-const DAY_NAMES = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
-const MONTH_NAMES = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 const CONTENT_TYPE = /^[a-z0-9!#$&^_.+-]+\/[a-z0-9!#$&^_.+-]+$/i;
-
-/** RFC 5322 §3.3 date-time in the host's local time zone, like the guide's sample (H2, H5). */
-export function formatDate(d: Date): string {
-  const pad = (n: number, w = 2) => String(n).padStart(w, '0');
-  const off = -d.getTimezoneOffset();
-  const sign = off >= 0 ? '+' : '-';
-  const abs = Math.abs(off);
-  return (
-    `${DAY_NAMES[d.getDay()]}, ${pad(d.getDate())} ${MONTH_NAMES[d.getMonth()]} ${d.getFullYear()} ` +
-    `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())} ${sign}${pad(Math.floor(abs / 60))}${pad(abs % 60)}`
-  );
-}
-
-/** Unique, unguessable left part: time for rough ordering plus 80 random bits. */
-export function defaultIdGenerator(): string {
-  return `${Date.now().toString(36)}.${randomBytes(10).toString('hex')}`;
-}
 
 function checkIdLeft(left: string): void {
   // RFC 5322 id-left is dot-atom-text.

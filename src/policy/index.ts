@@ -17,3 +17,4 @@ export {
 } from './address-check.js';
 export { parseAddressList, type Mailbox, type AddressListResult } from './address-list.js';
 export { parseRfc5322Date, type DateParseResult } from './date.js';
+export { policyError } from './error.js';

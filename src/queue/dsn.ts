@@ -4,7 +4,7 @@
  * that a failing notification can never bounce again (R2: no double bounces).
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { formatDate } from '../message/compose.js';
+import { formatDate } from '../message/ids.js';
 import type { QueuedMessage, RecipientRow } from './store.js';
 
 export interface DsnInput {

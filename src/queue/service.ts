@@ -5,9 +5,10 @@
  */
 import { createHash } from 'node:crypto';
 import { SendwellError } from '../errors.js';
-import { createTransport, type RelayOptions } from '../transport/index.js';
+import { relayOptionsFromConfig, type ResolvedConfig } from '../config/load.js';
+import type { RelayOptions } from '../transport/index.js';
 import { redactUrl } from '../transport/url.js';
-import type { Transport } from '../transport/types.js';
+import type { Envelope, RelayInfo, Transport, TransportResult } from '../transport/types.js';
 import { DEFAULT_LIMITS, type Limits } from './limits.js';
 import { fileMailLog, type MailLog } from './maillog.js';
 import { postfixSchedule, tableSchedule, type Schedule } from './schedule.js';
@@ -64,6 +65,27 @@ export function scheduleFrom(q: { lifetimeMs: number; minBackoffMs: number; maxB
   return q.retrySchedule ? tableSchedule(q.retrySchedule, q.lifetimeMs) : postfixSchedule({ minMs: q.minBackoffMs, maxMs: q.maxBackoffMs, lifetimeMs: q.lifetimeMs });
 }
 
+/**
+ * A transport that loads the SMTP client on first use: queueing (`send
+ * --queue-only`, `sendmail -odq`) never pays for it.
+ */
+function lazyTransport(relay: RelayOptions): Transport {
+  let real: Promise<Transport> | undefined;
+  const get = () => (real ??= import('../transport/index.js').then((m) => m.createTransport(relay)));
+  return {
+    name: 'lazy',
+    send: async (envelope: Envelope, raw: Buffer): Promise<TransportResult> => (await get()).send(envelope, raw),
+    probe: async (): Promise<RelayInfo> => {
+      const t = await get();
+      if (!t.probe) throw new SendwellError('EUSAGE', `the relay ${relay.url} cannot be probed`, { hint: 'only SMTP relays can' });
+      return t.probe();
+    },
+    close: async () => {
+      if (real) await (await real).close();
+    },
+  };
+}
+
 export class QueueService {
   readonly store: QueueStore;
   readonly log: MailLog;
@@ -71,6 +93,21 @@ export class QueueService {
   private readonly opts: QueueServiceOptions;
   private readonly clock: () => number;
   private workerInstance: Worker | undefined;
+
+  /** The queue as the config describes it ([queue], [limits], [log]); `overrides` for the relay and tests. */
+  static fromConfig(config: ResolvedConfig, stateDir: string, overrides: Partial<QueueServiceOptions> = {}): QueueService {
+    return new QueueService({
+      stateDir,
+      relay: relayOptionsFromConfig(config),
+      concurrency: config.queue.concurrency,
+      schedule: scheduleFrom(config.queue),
+      limits: config.limits,
+      flood: config.flood,
+      logStderr: config.logStderr,
+      retentionMs: config.queue.retentionMs,
+      ...overrides,
+    });
+  }
 
   constructor(opts: QueueServiceOptions) {
     this.opts = opts;
@@ -88,7 +125,7 @@ export class QueueService {
   get worker(): Worker {
     this.workerInstance ??= new Worker({
       store: this.store,
-      transport: this.opts.transport ?? (() => createTransport(this.opts.relay)),
+      transport: this.opts.transport ?? (() => lazyTransport(this.opts.relay)),
       relay: this.relayName,
       log: this.log,
       concurrency: this.opts.concurrency ?? 4,
