@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -38,7 +38,9 @@ describe('sendwell tokens', () => {
   it('list (table and --json) and revoke', async () => {
     const { stateDir, flags, out, io, reset } = setup();
     await tokensCommand('list', undefined, flags, io);
-    assert.match(out.stdout, /no API tokens/);
+    assert.match(out.stdout, /no API tokens \(no state in/);
+    assert.ok(!existsSync(stateDir), 'listing creates no state directory');
+    await assert.rejects(tokensCommand('revoke', '0123456789ab', flags, io), /no state there yet/);
     reset();
     await tokensCommand('create', 'wiki', flags, io);
     const token = out.stdout.trim();
@@ -58,6 +60,9 @@ describe('sendwell tokens', () => {
     await tokensCommand('revoke', id, flags, io);
     assert.match(out.stdout, /already revoked/);
     reset();
+    await tokensCommand('revoke', id, { ...flags, json: true }, io);
+    assert.deepEqual(JSON.parse(out.stdout), { ok: true, id, name: 'wiki', action: 'already-revoked' });
+    reset();
     await tokensCommand('list', undefined, { ...flags, json: true }, io);
     const list = JSON.parse(out.stdout) as Array<{ id: string; name: string; created_at: string; revoked_at: string | null }>;
     assert.deepEqual(list.map((t) => [t.name, t.revoked_at === null]), [['wiki', false], ['monitoring', true]]);
@@ -70,6 +75,7 @@ describe('sendwell tokens', () => {
   it('create --json includes the token once', async () => {
     const { flags, out, io } = setup();
     await tokensCommand('create', 'ci', { ...flags, json: true }, io);
+    assert.equal(out.stdout.trimEnd().split('\n').length, 1, 'one line of JSON');
     const j = JSON.parse(out.stdout) as { id: string; name: string; token: string; shown_once: boolean };
     assert.equal(j.name, 'ci');
     assert.equal(j.shown_once, true);
@@ -82,6 +88,7 @@ describe('sendwell tokens', () => {
     await assert.rejects(tokensCommand('create', undefined, flags, io), usage);
     await assert.rejects(tokensCommand('create', 'bad\nname', flags, io), usage);
     await assert.rejects(tokensCommand('revoke', 'nope', flags, io), usage);
+    await tokensCommand('create', 'x', flags, io);
     await assert.rejects(tokensCommand('revoke', '0123456789ab', flags, io), (e: SendwellError) => usage(e) && /no API token/.test(e.message));
     await assert.rejects(tokensCommand('rotate', undefined, flags, io), usage);
     await assert.rejects(tokensCommand('list', 'x', flags, io), usage);

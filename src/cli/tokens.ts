@@ -3,8 +3,11 @@
  * HTTP API of `sendwell serve`. Only a hash is stored (R11), so a new token
  * is shown exactly once.
  */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { EXIT, SendwellError } from '../errors.js';
 import { loadConfig } from '../config/load.js';
+import { DB_FILE } from '../queue/sqlite/index.js';
 import { Credentials, type TokenInfo } from '../server/credentials.js';
 import type { Io } from './output.js';
 import { resolveStateDir } from './send.js';
@@ -55,13 +58,19 @@ export async function tokensCommand(action: TokensAction | string, arg: string |
   }
   const config = loadConfig(flags.config ? { path: flags.config } : {});
   const stateDir = resolveStateDir(flags.stateDir, config);
+  if (action !== 'create' && !existsSync(join(stateDir, DB_FILE))) {
+    // Nothing to list or revoke, and no reason to create a state directory for it.
+    if (action === 'revoke') throw new SendwellError('EUSAGE', `no API token ${arg} in ${stateDir} (no state there yet)`, { hint: 'check --state-dir; `sendwell tokens list` shows the tokens' });
+    io.stdout(flags.json ? '[]\n' : `no API tokens (no state in ${stateDir} yet); create one with \`sendwell tokens create NAME\`\n`);
+    return EXIT.OK;
+  }
   const credentials = new Credentials(stateDir);
   try {
     switch (action as TokensAction) {
       case 'create': {
         const { id, token } = credentials.createToken(arg!);
         if (flags.json) {
-          io.stdout(`${JSON.stringify({ id, name: arg, token, shown_once: true }, null, 2)}\n`);
+          io.stdout(`${JSON.stringify({ ok: true, id, name: arg, token, shown_once: true })}\n`);
         } else {
           // The token alone on stdout (TOKEN=$(sendwell tokens create wiki)); the words on stderr.
           io.stdout(`${token}\n`);
@@ -79,13 +88,13 @@ export async function tokensCommand(action: TokensAction | string, arg: string |
           throw new SendwellError('EUSAGE', `no API token ${arg} in ${stateDir}`, { hint: '`sendwell tokens list` shows the tokens (check --state-dir)' });
         }
         const revoked = credentials.revokeToken(arg!);
-        if (flags.json) io.stdout(`${JSON.stringify({ id: arg, name: known.name, revoked: true, already_revoked: !revoked }, null, 2)}\n`);
+        if (flags.json) io.stdout(`${JSON.stringify({ ok: true, id: arg, name: known.name, action: revoked ? 'revoked' : 'already-revoked' })}\n`);
         else io.stdout(revoked ? `revoked API token ${arg} (${JSON.stringify(known.name)})\n` : `API token ${arg} (${JSON.stringify(known.name)}) was already revoked\n`);
         return EXIT.OK;
       }
       case 'list': {
         const tokens = credentials.listTokens();
-        io.stdout(flags.json ? `${JSON.stringify(tokens.map(tokenJson), null, 2)}\n` : formatTokens(tokens));
+        io.stdout(flags.json ? `${JSON.stringify(tokens.map(tokenJson))}\n` : formatTokens(tokens));
         return EXIT.OK;
       }
     }

@@ -223,6 +223,13 @@ describe('HTTP API', () => {
       assert.notEqual(otherApp.json.queue_id, first.json.queue_id);
     });
 
+    it('Idempotency-Key: concurrent repeats queue one message', async () => {
+      const key = `concurrent-${Date.now()}`;
+      const results = await Promise.all([1, 2, 3, 4].map(() => submit({ ...GOOD, subject: 'concurrent' }, { 'idempotency-key': key })));
+      assert.equal(new Set(results.map((r) => r.json.queue_id)).size, 1);
+      assert.deepEqual(results.map((r) => r.status).sort(), [200, 200, 200, 202]);
+    });
+
     it('400 for a malformed Idempotency-Key', async () => {
       const r = await submit(GOOD, { 'idempotency-key': 'has spaces in it' });
       assert.equal(r.status, 400);
@@ -354,6 +361,12 @@ describe('HTTP API', () => {
       assert.equal(na.status, 405);
       assert.equal(na.headers.get('allow'), 'POST');
       assert.equal(na.json.title, 'Method Not Allowed');
+      const getOnly = await call('POST', '/healthz', { body: {} });
+      assert.equal(getOnly.headers.get('allow'), 'GET, HEAD');
+      const head = await fetch(`${h.base}/healthz`, { method: 'HEAD' });
+      assert.equal(head.status, 200);
+      assert.equal(await head.text(), '');
+      assert.ok(Number(head.headers.get('content-length')) > 0);
     });
   });
 

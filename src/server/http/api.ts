@@ -12,6 +12,7 @@
  * | GET    | /metrics                 | none* | 200     | (*401 with metricsRequireToken)|
  *
  * Any path: 404 unknown, 405 wrong method (with Allow), 500 unexpected.
+ * HEAD works wherever GET does.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -25,7 +26,7 @@ import type { QueueStore, RecipientRow } from '../../queue/store.js';
 import type { WorkerMetrics } from '../../queue/worker.js';
 import type { Credentials, TokenInfo } from '../credentials.js';
 import { parseJson, readBody, requireJson } from './body.js';
-import { fromSendwellError, HttpError, PROBLEM_CONTENT_TYPE, type FieldError } from './errors.js';
+import { badRequest, fromSendwellError, HttpError, PROBLEM_CONTENT_TYPE, type FieldError } from './errors.js';
 import { METRICS_CONTENT_TYPE, renderMetrics } from './metrics.js';
 import { openApiDocument } from './openapi.js';
 import { Router } from './router.js';
@@ -121,7 +122,7 @@ function idempotencyKey(req: IncomingMessage): string | undefined {
   const key = /^"[^"]*"$/.test(value) ? value.slice(1, -1) : value;
   if (!IDEMPOTENCY_KEY.test(key)) {
     const err: FieldError = { field: 'Idempotency-Key', detail: 'must be 1-255 printable ASCII characters without spaces', code: 'EUSAGE', hint: 'use e.g. a UUID per logical mail, the same on every retry' };
-    throw new HttpError(400, `Idempotency-Key: ${err.detail}`, { type: 'urn:sendwell:problem:invalid-request', title: 'Invalid request', code: 'EUSAGE', errors: [err] });
+    throw badRequest([err]);
   }
   return key;
 }
@@ -154,17 +155,17 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
       h.ok = false;
       h.warnings.push(`the queue database cannot be read: ${(err as Error).message}`);
     }
-    return { status: h.ok ? 200 : 503, body: h, headers: { 'Cache-Control': 'no-store' } };
+    return { status: h.ok ? 200 : 503, body: h };
   });
 
   route('GET', '/metrics', options.metricsRequireToken ?? false, () => {
     const extra = options.metrics?.() ?? {};
     const relayMode = extra.relayMode ?? queue.relayName.split(':')[0]!;
     const text = renderMetrics({ byState: store.countByState(), ...(extra.worker ? { worker: extra.worker } : {}), relayMode, http: responses });
-    return { status: 200, text, contentType: METRICS_CONTENT_TYPE, headers: { 'Cache-Control': 'no-store' } };
+    return { status: 200, text, contentType: METRICS_CONTENT_TYPE };
   });
 
-  route('GET', '/api/v1/openapi.json', false, () => ({ status: 200, body: openApiDocument() }));
+  route('GET', '/api/v1/openapi.json', false, () => ({ status: 200, body: openApiDocument(), headers: { 'Cache-Control': 'no-cache' } }));
 
   route('POST', '/api/v1/messages', true, async ({ req, token }) => {
     const key = idempotencyKey(req);
@@ -236,7 +237,7 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
       limit = /^\d{1,5}$/.test(raw) ? Number(raw) : NaN;
       if (!(limit >= 1 && limit <= 10000)) {
         const err: FieldError = { field: 'limit', detail: 'must be an integer from 1 to 10000', code: 'EUSAGE' };
-        throw new HttpError(400, `limit: ${err.detail}`, { type: 'urn:sendwell:problem:invalid-request', title: 'Invalid request', code: 'EUSAGE', errors: [err] });
+        throw badRequest([err]);
       }
     }
     const now = Date.now();
@@ -287,7 +288,8 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
   };
 
   const send = (req: IncomingMessage, res: ServerResponse, reply: Reply) => {
-    const headers: Record<string, string> = { 'X-Content-Type-Options': 'nosniff', ...reply.headers };
+    // Responses name addresses: no cache keeps them.
+    const headers: Record<string, string> = { 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff', ...reply.headers };
     let payload: string;
     if (reply.text !== undefined) {
       payload = reply.text;
@@ -300,7 +302,7 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
     if (!req.complete) headers.Connection = 'close';
     responses.set(reply.status, (responses.get(reply.status) ?? 0) + 1);
     res.writeHead(reply.status, { ...headers, 'Content-Length': String(Buffer.byteLength(payload)) });
-    res.end(payload);
+    res.end(req.method === 'HEAD' ? undefined : payload);
   };
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
@@ -316,10 +318,12 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
         throw new HttpError(400, 'the request target is not a valid URL');
       }
       path = url.pathname;
-      const match = router.match(req.method ?? 'GET', url.pathname);
+      // HEAD is GET without the body (monitoring probes).
+      const match = router.match(req.method === 'HEAD' ? 'GET' : (req.method ?? 'GET'), url.pathname);
       if (match.kind === 'none') throw new HttpError(404, `no such endpoint: ${url.pathname}`, { hint: 'see /api/v1/openapi.json' });
       if (match.kind === 'method') {
-        throw new HttpError(405, `${req.method} is not allowed on ${url.pathname}`, { headers: { Allow: match.allow.join(', ') } });
+        const allow = match.allow.includes('GET') ? [...match.allow, 'HEAD'] : match.allow;
+        throw new HttpError(405, `${req.method} is not allowed on ${url.pathname}`, { headers: { Allow: allow.join(', ') } });
       }
       if (match.route.handler.auth) token = authenticate(req);
       reply = await match.route.handler.handler({ req, url, params: match.params, token });

@@ -113,7 +113,12 @@ export function fieldError(path: ReadonlyArray<PropertyKey>, detail: string, cod
 }
 
 export function badRequest(errors: FieldError[], detail?: string): HttpError {
-  const summary = detail ?? (errors.length === 1 ? `${errors[0]!.field}: ${errors[0]!.detail}` : `${errors.length} fields are invalid: ${errors.map((e) => e.field).join(', ')}`);
+  const one = errors[0];
+  const summary =
+    detail ??
+    (errors.length === 1 && one
+      ? one.detail.startsWith(`${one.field}: `) ? one.detail : `${one.field}: ${one.detail}`
+      : `${errors.length} fields are invalid: ${errors.map((e) => e.field).join(', ')}`);
   return new HttpError(400, summary, { type: PROBLEM_TYPES.invalidRequest, title: 'Invalid request', code: errors[0]?.code ?? 'EUSAGE', errors });
 }
 

@@ -8,7 +8,7 @@ import { SendwellError } from '../../errors.js';
 import { policyError } from '../../mailer.js';
 import { parseListen } from './api.js';
 import { parseJson, readBody } from './body.js';
-import { fieldName, fromSendwellError, HttpError, jsonPointer } from './errors.js';
+import { badRequest, fieldError, fieldName, fromSendwellError, HttpError, jsonPointer } from './errors.js';
 import { escapeLabel, renderMetrics } from './metrics.js';
 import { componentSchemas, openApiDocument } from './openapi.js';
 import { Router } from './router.js';
@@ -37,6 +37,12 @@ describe('problem documents', () => {
     assert.equal(fieldName(['attachments', 0, 'content_base64']), 'attachments[0].content_base64');
     assert.equal(jsonPointer(['headers', 'a/b~c']), '#/headers/a~1b~0c');
     assert.equal(jsonPointer([]), '#');
+  });
+
+  it('400 summaries name the field once', () => {
+    assert.equal(badRequest([fieldError(['to', 1], 'to[1]: "x" is not an address')]).message, 'to[1]: "x" is not an address');
+    assert.equal(badRequest([fieldError(['subject'], 'contains a line break')]).message, 'subject: contains a line break');
+    assert.equal(badRequest([fieldError(['a'], 'x'), fieldError(['b'], 'y')]).message, '2 fields are invalid: a, b');
   });
 
   it('HttpError → RFC 9457 members; the title defaults to the status phrase', () => {
@@ -106,6 +112,13 @@ describe('toMail', () => {
     assert.equal(mail.replyTo, 'team@example.org');
     assert.equal(mail.envelopeFrom, '');
     assert.deepEqual(mail.attachments, [{ filename: 'a.txt', contentType: 'text/plain', content: Buffer.from('hi') }]);
+  });
+
+  it('refuses header names that are Object.prototype members (400, not a crash)', () => {
+    assert.throws(
+      () => toMail({ to: 'b@example.org', text: 'x', headers: { Constructor: 'y', toString: 'z' } }),
+      (e: HttpError) => e.status === 400 && e.toProblem().errors!.map((x) => x.field).join() === 'headers.Constructor',
+    );
   });
 
   it('reports unknown members together with other errors', () => {

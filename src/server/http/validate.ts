@@ -86,7 +86,11 @@ export function toMail(body: unknown): Mail {
     if (req[field]?.includes('\0')) errors.push(fieldError([field], `${field} contains a NUL byte`, 'EMESSAGE', 'mail bodies are text; send binary data as an attachment'));
   }
   if (req.headers) {
-    for (const [name, value] of Object.entries(req.headers)) check(errors, ['headers', name], () => checkExtraHeaders({ [name]: value }));
+    for (const [name, value] of Object.entries(req.headers)) {
+      // checkExtraHeaders looks names up in a plain object: "constructor" & co. would hit Object.prototype.
+      if (name.toLowerCase() in Object.prototype) errors.push(fieldError(['headers', name], `header name ${JSON.stringify(name)} is not allowed`, 'EHEADER', 'use an X- header name, e.g. X-Ticket-Id'));
+      else check(errors, ['headers', name], () => checkExtraHeaders({ [name]: value }));
+    }
   }
   const attachments: Attachment[] = [];
   req.attachments?.forEach((a, i) => {
