@@ -52,6 +52,8 @@ export interface SendOptions {
   queueOnly?: boolean;
   /** A repeat with the same key returns the message queued the first time. */
   idempotencyKey?: string;
+  /** Who submits this message (overrides the mailer's `submitter`), e.g. `api:<token name>`. */
+  submitter?: string;
 }
 
 /** A recipient's outcome; with a queue also its queue state. */
@@ -192,7 +194,7 @@ export function createMailer(options: MailerOptions = {}): Mailer {
           messageId: composed.messageId,
           envelopeFrom: composed.envelope.from,
           recipients: composed.envelope.to,
-          submitter: options.submitter ?? defaultSubmitter(),
+          submitter: sendOptions.submitter ?? options.submitter ?? defaultSubmitter(),
           contentHash: contentHash([mail.subject, mail.text, mail.html]),
           ...(sendOptions.idempotencyKey ? { idempotencyKey: sendOptions.idempotencyKey } : {}),
         });

@@ -147,6 +147,7 @@ describe('composeMail', () => {
       [{ headers: { 'X Id': 'x' } }, /not a valid field name/],
       [{ headers: { Bcc: 'x@example.test' } }, /cannot be set through extra headers/],
       [{ headers: { 'Message-ID': '<x@example.test>' } }, /cannot be set/],
+      [{ headers: { constructor: 'x\nBcc: v@example.test' } }, /line break/],
       [{ attachments: [{ content: 'x', filename: 'a\r\n.txt' }] }, /line break/],
     ];
     for (const [extra, pattern] of cases) {

@@ -35,7 +35,9 @@ export function checkExtraHeaders(headers: HeaderInput | undefined): Array<[stri
     : Object.entries(headers).flatMap(([k, v]) => (Array.isArray(v) ? v.map((x): [string, string] => [k, x]) : [[k, v] as [string, string]]));
   for (const [name, value] of pairs) {
     checkHeaderName(name);
-    const own = OWN_HEADERS[name.toLowerCase()];
+    const key = name.toLowerCase();
+    // hasOwn: a header named `constructor` must not find Object.prototype.
+    const own = Object.hasOwn(OWN_HEADERS, key) ? OWN_HEADERS[key] : undefined;
     if (own) {
       throw new SendwellError('EHEADER', `header ${name} cannot be set through extra headers: it is set from ${own}`, {
         hint: `use the ${own.split(' ')[0]} field instead; sendwell writes this header itself so it is always correct (H1)`,

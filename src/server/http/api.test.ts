@@ -99,7 +99,7 @@ describe('HTTP API', () => {
       assert.doesNotMatch(raw, /dave@example\.org/, 'Bcc is not in the header');
     });
 
-    it('records the submitter as api:<token name>', { todo: 'needs SendOptions.submitter in src/mailer.ts (see the report)' }, async () => {
+    it('records the submitter as api:<token name>', async () => {
       const r = await submit({ ...GOOD, subject: 'submitter' });
       assert.equal(h.store.message(r.json.queue_id)!.submitter, 'api:wiki');
     });
