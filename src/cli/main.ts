@@ -7,6 +7,9 @@ import { configCommand, initCommand, lintCommand } from './commands.js';
 import { reportError, processIo, type Io } from './output.js';
 import { flushCommand, logCommand, queueCommand, workerCommand, type QueueFlags } from './queue.js';
 import { sendCommand, type SendFlags } from './send.js';
+import type { ServeFlags } from './serve.js';
+import type { TokensFlags } from './tokens.js';
+import type { UsersAction, UsersFlags } from './users.js';
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 
@@ -90,6 +93,47 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .option('--follow', 'keep printing new lines')
     .option('--json', 'JSON lines')
     .action(async (flags: QueueFlags & { id?: string; follow?: boolean }) => setExit(await logCommand(flags, io)));
+
+  program
+    .command('serve')
+    .description('the daemon: local SMTP relay (127.0.0.1:2525), HTTP API (127.0.0.1:8025) and queue worker; SIGHUP reloads')
+    .addOption(stateDirOpt())
+    .option('--config <file>', 'config file')
+    .option('--relay <url>', 'relay URL, overrides [relay] url')
+    .option('--no-smtp', 'do not run the SMTP listener')
+    .option('--no-http', 'do not run the HTTP API')
+    .option('--require-relay', 'refuse to start when no relay is configured (instead of capturing mail)')
+    .action(async (flags: ServeFlags) => {
+      const { serveCommand } = await import('./serve.js');
+      setExit(await serveCommand(flags, io));
+    });
+
+  program
+    .command('users')
+    .description('SMTP AUTH users of sendwell serve (passwords stored as scrypt hashes): add NAME, remove NAME, list')
+    .argument('<action>', 'add, remove or list')
+    .argument('[name]', 'user name')
+    .option('--password-stdin', 'read the password from stdin (users add)')
+    .addOption(stateDirOpt())
+    .option('--config <file>', 'config file')
+    .option('--json', 'machine-readable output')
+    .action(async (action: UsersAction, name: string | undefined, flags: UsersFlags) => {
+      const { usersCommand } = await import('./users.js');
+      setExit(await usersCommand(action, name, flags, io));
+    });
+
+  program
+    .command('tokens')
+    .description('API tokens for the HTTP API of sendwell serve: create NAME (shown once), revoke ID, list')
+    .argument('<action>', 'create, revoke or list')
+    .argument('[arg]', 'NAME for create, token ID for revoke')
+    .addOption(stateDirOpt())
+    .option('--config <file>', 'config file')
+    .option('--json', 'machine-readable output (one line)')
+    .action(async (action: string, arg: string | undefined, flags: TokensFlags) => {
+      const { tokensCommand } = await import('./tokens.js');
+      setExit(await tokensCommand(action, arg, flags, io));
+    });
 
   program
     .command('lint')

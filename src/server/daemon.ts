@@ -1,0 +1,207 @@
+/**
+ * `sendwell serve`: the local SMTP relay, the HTTP API and the queue worker in
+ * one process. Stops gracefully on SIGTERM/SIGINT (stop accepting, let
+ * deliveries in flight finish, release the rest), reloads on SIGHUP.
+ */
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { SendwellError } from '../errors.js';
+import { relayOptionsFromConfig, type ResolvedConfig } from '../config/load.js';
+import { createMailer, type Mailer } from '../mailer.js';
+import { QueueService } from '../queue/service.js';
+import { createTransport, type RelayOptions } from '../transport/index.js';
+import type { Transport } from '../transport/types.js';
+import { Credentials } from './credentials.js';
+import { createHttpApi } from './http/index.js';
+import { createSmtpListener } from './smtp/listener.js';
+
+export type LogLevel = 'error' | 'warning' | 'info';
+export type Logger = (level: LogLevel, text: string) => void;
+
+/** journald reads `<N>` priority prefixes on stderr (sd-daemon(3)); plain lines elsewhere. */
+export function journalLogger(stream: NodeJS.WritableStream = process.stderr, journald = Boolean(process.env.JOURNAL_STREAM)): Logger {
+  const prio: Record<LogLevel, number> = { error: 3, warning: 4, info: 6 };
+  return (level, text) => {
+    for (const line of text.split('\n')) stream.write(journald ? `<${prio[level]}>${line}\n` : `sendwell: ${level === 'info' ? '' : `${level}: `}${line}\n`);
+  };
+}
+
+export interface ServeOptions {
+  config: ResolvedConfig;
+  stateDir: string;
+  smtp?: boolean;
+  http?: boolean;
+  /** Relay URL overriding the config (`--relay`). */
+  relay?: string;
+  /** Refuse to start without a configured relay (the systemd unit sets this). */
+  requireRelay?: boolean;
+  log?: Logger;
+}
+
+export interface ServeAddresses {
+  smtp: Array<{ address: string; port: number; tls: boolean }>;
+  http?: { address: string; port: number };
+  relay: string;
+  capture: boolean;
+}
+
+/** How often the relay's capabilities (SIZE, 8BITMIME, SMTPUTF8) are looked at again. */
+const PROBE_EVERY_MS = 10 * 60_000;
+/** SIGTERM: deliveries in flight get this long to finish before connections are closed. */
+export const STOP_GRACE_MS = 20_000;
+
+interface Upstream {
+  maxSize?: number;
+  eightBitMime?: boolean;
+  smtputf8?: boolean;
+}
+
+export class Daemon {
+  private readonly abort = new AbortController();
+  private running: Promise<void> = Promise.resolve();
+  private stopping: Promise<void> | undefined;
+  private upstream: Upstream | undefined;
+  private probeTimer: NodeJS.Timeout | undefined;
+  private closers: Array<() => Promise<void>> = [];
+
+  private constructor(
+    readonly options: ServeOptions,
+    readonly service: QueueService,
+    readonly mailer: Mailer,
+    readonly credentials: Credentials,
+    readonly addresses: ServeAddresses,
+    private readonly log: Logger,
+    private readonly probeTransport: Transport | undefined,
+  ) {}
+
+  /** Start everything; resolves when the listeners accept connections. */
+  static async start(options: ServeOptions): Promise<Daemon> {
+    const { config, stateDir } = options;
+    const log = options.log ?? journalLogger();
+    const relay = chooseRelay(options);
+    if (relay.capture) {
+      if (options.requireRelay) {
+        throw new SendwellError('ECONFIG', 'no relay is configured, and --require-relay refuses to run in capture mode', {
+          hint: 'configure the relay the guide names for this host, e.g. `sendwell init --preset local|submission|smarthost` (C1-C3)',
+        });
+      }
+      log('warning', `NO RELAY CONFIGURED: outgoing mail is CAPTURED in ${relay.captureDir}, not sent. Configure one with \`sendwell init --preset …\` (C1-C3).`);
+    }
+    const service = QueueService.fromConfig(config, stateDir, { relay: relay.options });
+    // The API submits through a mailer that shares the daemon's queue directory.
+    const mailer = createMailer({ config: { ...config, stateDir }, stateDir, relay: relay.options, submitter: 'api' });
+    const credentials = new Credentials(stateDir);
+    const probeTransport = relay.capture || relay.options.url.startsWith('sendmail:') ? undefined : createTransport(relay.options);
+    const addresses: ServeAddresses = { smtp: [], relay: service.relayName, capture: relay.capture };
+    const d = new Daemon(options, service, mailer, credentials, addresses, log, probeTransport);
+    try {
+      await d.startParts(relay.capture);
+    } catch (err) {
+      await d.shutdown(0);
+      throw err;
+    }
+    return d;
+  }
+
+  private async startParts(capture: boolean): Promise<void> {
+    const { config } = this.options;
+    const host = hostname();
+    const wake = () => this.service.worker.wake();
+    this.service.worker.recover();
+    void this.refreshUpstream();
+    this.probeTimer = setInterval(() => void this.refreshUpstream(), PROBE_EVERY_MS);
+    this.probeTimer.unref();
+
+    if (this.options.smtp !== false) {
+      const s = config.smtp;
+      const tls = s.tlsCertFile && s.tlsKeyFile ? { cert: readFileSync(s.tlsCertFile), key: readFileSync(s.tlsKeyFile) } : undefined;
+      const listener = createSmtpListener({
+        listen: s.listen,
+        tlsListen: s.tlsListen,
+        ...(tls ? { tls } : {}),
+        allowNetworks: s.allowNetworks,
+        requireAuth: s.requireAuth,
+        maxMessageBytes: s.maxMessageBytes,
+        maxConnectionsPerClient: s.maxConnectionsPerClient,
+        messagesPerClientPerMinute: s.messagesPerClientPerMinute,
+        service: this.service,
+        credentials: this.credentials,
+        policy: config.policy,
+        upstream: () => this.upstream,
+        hostname: host,
+        onQueued: wake,
+        log: (line) => this.log('info', line),
+      });
+      this.addresses.smtp = await listener.listen();
+      this.closers.push(() => listener.close());
+    }
+    if (this.options.http !== false) {
+      const api = createHttpApi({
+        listen: config.http.listen,
+        maxBodyBytes: config.http.maxBodyBytes,
+        mailer: this.mailer,
+        store: this.service.store,
+        credentials: this.credentials,
+        metrics: () => ({ worker: this.service.worker.metrics, relayMode: capture ? 'capture' : 'relay' }),
+        onQueued: wake,
+        health: () => this.health(),
+        log: (level, line) => this.log(level === 'error' ? 'error' : 'info', line),
+      });
+      this.addresses.http = await api.listen();
+      this.closers.push(() => api.close());
+      this.log('info', `http: listening on ${this.addresses.http.address}:${this.addresses.http.port}`);
+    }
+    this.running = this.service.worker.run(this.abort.signal).catch((err) => {
+      this.log('error', `worker stopped: ${(err as Error).message}`);
+    });
+    this.log('info', `worker: delivering via ${this.service.relayName}${capture ? ' (capture mode)' : ''}, state in ${this.service.stateDir}`);
+  }
+
+  /** For /healthz and `sendwell doctor`. */
+  health(): { ok: boolean; relay: string; capture: boolean; warnings: string[] } {
+    const warnings: string[] = [];
+    if (this.addresses.capture) warnings.push('no relay configured: mail is captured, not sent');
+    const counts = this.service.store.countByState();
+    if (counts.held > 0) warnings.push(`${counts.held} recipient(s) held (sendwell queue)`);
+    return { ok: !this.stopping, relay: this.addresses.relay, capture: this.addresses.capture, warnings };
+  }
+
+  private async refreshUpstream(): Promise<void> {
+    if (!this.probeTransport?.probe) return;
+    try {
+      const info = await this.probeTransport.probe();
+      const ext = new Set(info.extensions ?? []);
+      this.upstream = { eightBitMime: ext.has('8BITMIME'), smtputf8: ext.has('SMTPUTF8'), ...(info.maxSize ? { maxSize: info.maxSize } : {}) };
+    } catch (err) {
+      // The worker reports delivery problems; here we only lose the SIZE hint until the next probe.
+      this.log('warning', `relay probe failed: ${(err as Error).message}`);
+    }
+  }
+
+  /** Stop accepting, give deliveries in flight `graceMs`, then close everything. Idempotent. */
+  stop(graceMs = STOP_GRACE_MS): Promise<void> {
+    this.stopping ??= this.shutdown(graceMs);
+    return this.stopping;
+  }
+
+  private async shutdown(graceMs: number): Promise<void> {
+    this.log('info', 'stopping: no new connections; finishing deliveries in flight');
+    if (this.probeTimer) clearInterval(this.probeTimer);
+    await Promise.allSettled(this.closers.map((c) => c()));
+    this.abort.abort();
+    const timedOut = await Promise.race([this.running.then(() => false), new Promise<boolean>((r) => setTimeout(() => r(true), graceMs).unref())]);
+    if (timedOut) this.log('warning', `deliveries still running after ${graceMs} ms: their recipients go back to the queue at the next start`);
+    await Promise.allSettled([this.service.close(), this.mailer.close(), this.probeTransport?.close()]);
+    this.credentials.close();
+    this.log('info', 'stopped');
+  }
+}
+
+function chooseRelay(options: ServeOptions): { options: RelayOptions; capture: boolean; captureDir?: string } {
+  const { config, stateDir } = options;
+  if (options.relay) return { options: { ...relayOptionsFromConfig(config), url: options.relay }, capture: options.relay.startsWith('capture:') };
+  if (config.relayConfigured) return { options: relayOptionsFromConfig(config), capture: config.relay.url.startsWith('capture:') };
+  const captureDir = join(stateDir, 'captured');
+  return { options: { url: `capture:${captureDir}` }, capture: true, captureDir };
+}
