@@ -7,7 +7,7 @@ import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 const suite = process.argv[2] ?? 'unit';
-const roots = suite === 'integration' ? ['test/integration'] : ['src', 'test/unit', 'test/cli'];
+const roots = suite === 'integration' ? ['test/integration'] : ['src', 'test/unit', 'test/cli', 'test/server'];
 
 function walk(dir) {
   let out = [];

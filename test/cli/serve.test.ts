@@ -1,0 +1,160 @@
+/**
+ * `sendwell serve` as a user runs it: a child process with a config file, real
+ * SMTP and HTTP clients, delivery through the queue to a real SMTP server.
+ */
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import nodemailer from 'nodemailer';
+import { startSmtpServer, type TestServer } from '../helpers/smtp-server.js';
+
+const BIN = new URL('../../dist/cli/bin.js', import.meta.url).pathname;
+const work = mkdtempSync(join(tmpdir(), 'sendwell-serve-'));
+const servers: TestServer[] = [];
+const children: ChildProcess[] = [];
+after(async () => {
+  for (const c of children) c.kill('SIGKILL');
+  await Promise.all(servers.map((s) => s.close()));
+});
+
+interface Running {
+  child: ChildProcess;
+  smtpPort: number;
+  httpPort: number;
+  log: () => string;
+  exit: Promise<number | null>;
+}
+
+async function serve(args: string[], env: Record<string, string> = {}): Promise<Running> {
+  const child = spawn(process.execPath, [BIN, 'serve', ...args], { cwd: work, env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
+  let out = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (out += d));
+  const exit = new Promise<number | null>((resolve) => child.on('close', resolve));
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const smtp = /smtp: listening on 127\.0\.0\.1:(\d+)/.exec(out);
+    const http = /http: listening on 127\.0\.0\.1:(\d+)/.exec(out);
+    if (smtp && http) return { child, smtpPort: Number(smtp[1]), httpPort: Number(http[1]), log: () => out, exit };
+    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`serve did not start:\n${out}`);
+    await sleep(50);
+  }
+}
+
+function config(name: string, body: string): string {
+  const file = join(work, name);
+  writeFileSync(file, `[smtp]\nlisten = ["127.0.0.1:0"]\n[http]\nlisten = "127.0.0.1:0"\n${body}`);
+  return file;
+}
+
+function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const c = spawn(process.execPath, [BIN, ...args], { cwd: work, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    c.stdout.on('data', (d) => (stdout += d));
+    c.stderr.on('data', (d) => (stderr += d));
+    c.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+const stop = async (r: Running) => {
+  r.child.kill('SIGTERM');
+  return r.exit;
+};
+
+describe('sendwell serve', () => {
+  it('without a relay: captures mail, says so loudly, and /healthz tells', async () => {
+    const state = join(work, 'capture-state');
+    const r = await serve(['--config', config('none.toml', ''), '--state-dir', state]);
+    assert.match(r.log(), /NO RELAY CONFIGURED: outgoing mail is CAPTURED/);
+    const t = nodemailer.createTransport({ host: '127.0.0.1', port: r.smtpPort, secure: false, ignoreTLS: true });
+    await t.sendMail({ from: 'Jane Doe <jane@example.test>', to: 'bob@example.test', subject: 'captured', text: 'hello' });
+    const health = await (await fetch(`http://127.0.0.1:${r.httpPort}/healthz`)).json();
+    assert.equal(health.capture, true);
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline && !readdirSync(join(state, 'captured'), { withFileTypes: true }).some((f) => f.name.endsWith('.eml'))) await sleep(100);
+    assert.ok(readdirSync(join(state, 'captured')).some((f) => f.endsWith('.eml')));
+    assert.equal(await stop(r), 0);
+  });
+
+  it('--require-relay refuses capture mode with 78', async () => {
+    const r = await run(['serve', '--config', config('none2.toml', ''), '--state-dir', join(work, 'rr'), '--require-relay']);
+    assert.equal(r.code, 78);
+    assert.match(r.stderr, /no relay is configured/);
+  });
+
+  it('delivers mail submitted over SMTP and over HTTP through the queue to the relay', async () => {
+    const relay = await startSmtpServer();
+    servers.push(relay);
+    const state = join(work, 'relay-state');
+    const cfg = config('relay.toml', `[relay]\nurl = "${relay.url('smtp', 'tls=never')}"\n`);
+    const token = (await run(['tokens', 'create', 'wiki', '--state-dir', state, '--config', cfg])).stdout.trim();
+    assert.match(token, /^sw_/);
+    const r = await serve(['--config', cfg, '--state-dir', state]);
+    const t = nodemailer.createTransport({ host: '127.0.0.1', port: r.smtpPort, secure: false, ignoreTLS: true });
+    const info = await t.sendMail({ from: 'Jane Doe <jane@example.test>', to: 'bob@example.test', subject: 'over smtp', text: 'hello' });
+    assert.match(info.response, /^250 2\.0\.0 queued as [0-9A-Za-z]{14}/);
+    const res = await fetch(`http://127.0.0.1:${r.httpPort}/api/v1/messages`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ from: 'Jane Doe <jane@example.test>', to: ['carol@example.test'], subject: 'over http', text: 'hello' }),
+    });
+    assert.equal(res.status, 202);
+    const deadline = Date.now() + 15_000;
+    while (relay.messages.length < 2 && Date.now() < deadline) await sleep(100);
+    assert.deepEqual(relay.messages.map((m) => m.to[0]).sort(), ['bob@example.test', 'carol@example.test']);
+    assert.equal(await stop(r), 0);
+  });
+
+  it('SIGTERM in the middle of a burst loses nothing: every acknowledged mail is delivered after a restart', async () => {
+    const relay = await startSmtpServer();
+    servers.push(relay);
+    const state = join(work, 'burst-state');
+    const cfg = config('burst.toml', `[relay]\nurl = "${relay.url('smtp', 'tls=never')}"\n[limits]\nper_minute = 0\nper_hour = 0\nper_day = 0\nper_recipient_per_hour = 0\nper_domain_per_minute = 0\n[smtp]\n`.replace('[smtp]\n', '') + '');
+    const r = await serve(['--config', cfg, '--state-dir', state]);
+    const acked: string[] = [];
+    const t = nodemailer.createTransport({ host: '127.0.0.1', port: r.smtpPort, secure: false, ignoreTLS: true, pool: true, maxConnections: 4 });
+    const sends = Array.from({ length: 120 }, (_, i) =>
+      t
+        .sendMail({ from: 'Jane Doe <jane@example.test>', to: `r${i}@example.test`, subject: `burst ${i}`, text: `mail ${i}`, messageId: `<burst-${i}@example.test>` })
+        .then(() => acked.push(`<burst-${i}@example.test>`))
+        .catch(() => undefined),
+    );
+    await sleep(150);
+    r.child.kill('SIGTERM');
+    await Promise.all(sends);
+    t.close();
+    assert.equal(await r.exit, 0);
+    assert.ok(acked.length > 0, 'some mail was acknowledged before the stop');
+    const again = await serve(['--config', cfg, '--state-dir', state]);
+    const deadline = Date.now() + 30_000;
+    const delivered = () => new Set(relay.messages.map((m) => /^Message-ID: (<[^>]+>)/im.exec(m.raw.toString())?.[1]));
+    while (Date.now() < deadline && !acked.every((id) => delivered().has(id))) await sleep(200);
+    const missing = acked.filter((id) => !delivered().has(id));
+    assert.deepEqual(missing, [], `acknowledged but never delivered (${acked.length} acknowledged)`);
+    assert.equal(await stop(again), 0);
+  });
+
+  it('SIGHUP reloads; a broken config keeps the running one', async () => {
+    const state = join(work, 'hup-state');
+    const cfg = config('hup.toml', '');
+    const r = await serve(['--config', cfg, '--state-dir', state]);
+    writeFileSync(cfg, '[relay\nbroken');
+    r.child.kill('SIGHUP');
+    const deadline = Date.now() + 10_000;
+    while (!/reload refused/.test(r.log()) && Date.now() < deadline) await sleep(50);
+    assert.match(r.log(), /reload refused, keeping the running configuration/);
+    assert.equal((await fetch(`http://127.0.0.1:${r.httpPort}/healthz`)).status, 200);
+    writeFileSync(cfg, '[smtp]\nlisten = ["127.0.0.1:0"]\n[http]\nlisten = "127.0.0.1:0"\n');
+    r.child.kill('SIGHUP');
+    while (!/reloaded/.test(r.log()) && Date.now() < deadline + 10_000) await sleep(50);
+    assert.match(r.log(), /reloaded/);
+    assert.equal(await stop(r), 0);
+  });
+});
