@@ -75,7 +75,7 @@ describe('sendwell serve', () => {
     assert.match(r.log(), /NO RELAY CONFIGURED: outgoing mail is CAPTURED/);
     const t = nodemailer.createTransport({ host: '127.0.0.1', port: r.smtpPort, secure: false, ignoreTLS: true });
     await t.sendMail({ from: 'Jane Doe <jane@example.test>', to: 'bob@example.test', subject: 'captured', text: 'hello' });
-    const health = await (await fetch(`http://127.0.0.1:${r.httpPort}/healthz`)).json();
+    const health = (await (await fetch(`http://127.0.0.1:${r.httpPort}/healthz`)).json()) as { capture: boolean };
     assert.equal(health.capture, true);
     const deadline = Date.now() + 10_000;
     while (Date.now() < deadline && !readdirSync(join(state, 'captured'), { withFileTypes: true }).some((f) => f.name.endsWith('.eml'))) await sleep(100);
