@@ -2,7 +2,8 @@
  * The library's front door: `createMailer(options)` composes, lints and sends.
  */
 import { userInfo } from 'node:os';
-import { SendwellError, type RecipientOutcome } from './errors.js';
+import { SendwellError, type ErrorCode, type RecipientOutcome } from './errors.js';
+import { dropMessage, runningMaildrop } from './queue/maildrop.js';
 import { composeMail, type ComposedMessage, type Mail } from './message/compose.js';
 import type { AddressInput } from './message/address.js';
 import { DEFAULT_POLICY, lintMessage, policyError } from './policy/index.js';
@@ -45,6 +46,11 @@ export interface MailerOptions {
   stateDir?: string;
   /** Who submits, for the flood brake and per-sender limits (default: the OS user). */
   submitter?: string;
+  /**
+   * Hand mail to a running `sendwell serve` for this state directory through its
+   * maildrop (default true), so all local users share its queue, limits and log.
+   */
+  maildrop?: boolean;
 }
 
 export interface SendOptions {
@@ -74,6 +80,8 @@ export interface SendResult {
   existing?: boolean;
   /** With a queue: why (part of) the message is held. */
   held?: string[];
+  /** Handed to a running `sendwell serve` (its worker delivers it). */
+  viaDaemon?: boolean;
   accepted: string[];
   rejected: string[];
   /** The relay's final reply, e.g. `250 2.0.0 Ok: queued as 4AbC`. */
@@ -187,6 +195,28 @@ export function createMailer(options: MailerOptions = {}): Mailer {
       const composed = await compose(mail);
       const report = await lintComposed(composed);
       if (!report.ok) throw policyError(report);
+      const drop = stateDir && options.maildrop !== false ? runningMaildrop(stateDir) : null;
+      if (drop) {
+        const ack = await dropMessage(drop, {
+          raw: composed.raw,
+          envelopeFrom: composed.envelope.from,
+          recipients: composed.envelope.to,
+          ...(sendOptions.idempotencyKey ? { idempotencyKey: sendOptions.idempotencyKey } : {}),
+        });
+        if (ack && !ack.ok) throw new SendwellError(ack.error.code as ErrorCode, ack.error.message, { hint: ack.error.hint });
+        const recipients: SendRecipient[] = composed.envelope.to.map((address) => ({ address, status: 'rejected', temporary: true, state: 'queued' }));
+        return {
+          messageId: composed.messageId,
+          envelope: composed.envelope,
+          recipients,
+          accepted: [],
+          rejected: [],
+          relay: { relay: `sendwell serve (maildrop ${drop})` },
+          findings: report.findings,
+          ...(ack?.ok ? { queueId: ack.queueId, held: ack.held } : {}),
+          viaDaemon: true,
+        };
+      }
       const q = getQueue();
       if (q) {
         const submitted = q.submit({

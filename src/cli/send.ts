@@ -124,6 +124,16 @@ export async function sendCommand(flags: SendFlags, io: Io): Promise<number> {
       ...(flags.queueOnly ? { queueOnly: true } : {}),
       ...(flags.idempotencyKey ? { idempotencyKey: flags.idempotencyKey } : {}),
     });
+    if (result.viaDaemon) {
+      // Handed to the running daemon; its worker delivers, its queue and log show the mail.
+      if (flags.json) io.stdout(`${JSON.stringify({ ok: true, exitCode: EXIT.OK, ...result }, null, 2)}\n`);
+      else {
+        io.stdout(result.queueId ? `queued as ${result.queueId}: ${result.messageId}: handed to sendwell serve, which delivers it\n` : `${result.messageId}: handed to sendwell serve (not acknowledged yet; it is safe in the maildrop)\n`);
+        for (const h of result.held ?? []) io.stderr(`sendwell: held: ${h}\n`);
+        if (result.findings.length) io.stderr(formatReport(buildReport(result.findings)));
+      }
+      return EXIT.OK;
+    }
     if (result.queueId) {
       // Durably queued: exit 0 whatever the first attempt said, unless --wait asked for the outcome.
       const code = flags.wait ? exitCodeForRecipients(result.recipients) : EXIT.OK;

@@ -15,7 +15,7 @@ import { existsSync, realpathSync } from 'node:fs';
 import { hostname, userInfo } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
-import { EXIT, exitCodeFor, isUnknownUser, SendwellError } from '../errors.js';
+import { EXIT, exitCodeFor, isUnknownUser, SendwellError, type ErrorCode } from '../errors.js';
 import type { ResolvedConfig } from '../config/load.js';
 import type { LintReport } from '../policy/types.js';
 import type { QueueService } from '../queue/service.js';
@@ -824,6 +824,8 @@ class Submitter {
     readonly rt: SendmailRuntime,
   ) {}
 
+  private handedToDaemon = false;
+
   private async queue(): Promise<QueueService> {
     if (this.queueService) return this.queueService;
     const { QueueService } = await import('../queue/service.js');
@@ -883,6 +885,20 @@ class Submitter {
       }
       throw err;
     }
+    // A running `sendwell serve` takes local mail through its maildrop: one queue, one log for all users.
+    const { runningMaildrop, dropMessage } = await import('../queue/maildrop.js');
+    const drop = runningMaildrop(this.stateDir);
+    if (drop) {
+      let ack;
+      try {
+        ack = await dropMessage(drop, { raw: p.raw, envelopeFrom: p.envelopeFrom, recipients: p.recipients });
+      } catch (err) {
+        throw nothingSaved(err);
+      }
+      if (ack && !ack.ok) throw new SendwellError(ack.error.code as ErrorCode, ack.error.message, { hint: ack.error.hint });
+      this.handedToDaemon = true;
+      return { queueId: ack?.ok ? ack.queueId : '(maildrop)', report, held: ack?.ok ? ack.held : [] };
+    }
     const q = await this.queue();
     const { contentHash } = await import('../queue/service.js');
     let submitted;
@@ -907,7 +923,8 @@ class Submitter {
 
   /** Attempt delivery now (unless -odq); with -bs in the background of the dialogue. */
   deliver(queueId: string): Promise<void> {
-    if (this.args.deliveryMode === 'queue') return Promise.resolve();
+    // The daemon's worker delivers what was handed to it.
+    if (this.args.deliveryMode === 'queue' || this.handedToDaemon) return Promise.resolve();
     const previous = this.deliveries[this.deliveries.length - 1] ?? Promise.resolve();
     const run = previous.then(async () => {
       const q = await this.queue();

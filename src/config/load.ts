@@ -78,7 +78,7 @@ export function findConfigFile(explicit?: string, env: NodeJS.ProcessEnv = proce
   const given = explicit ?? env.SENDWELL_CONFIG;
   if (given) {
     if (!existsSync(given)) {
-      throw new SendwellError('ECONFIG', `config file ${given} does not exist`, {
+      throw new SendwellError('ECONFIG', `config file ${given} does not exist or cannot be reached by this user`, {
         hint: `create it with \`sendwell init --preset local --output ${given}\` or fix the path${explicit ? '' : ' in SENDWELL_CONFIG'}`,
       });
     }

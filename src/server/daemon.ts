@@ -13,6 +13,9 @@ import { QueueService } from '../queue/service.js';
 import { createTransport, type RelayOptions } from '../transport/index.js';
 import type { Transport } from '../transport/types.js';
 import { Credentials } from './credentials.js';
+import { lintMessage, policyError } from '../policy/index.js';
+import { maildropPath, type DropFile } from '../queue/maildrop.js';
+import { Pickup, userName } from './pickup.js';
 import { createHttpApi } from './http/index.js';
 import { createSmtpListener } from './smtp/listener.js';
 
@@ -90,7 +93,7 @@ export class Daemon {
     }
     const service = QueueService.fromConfig(config, stateDir, { relay: relay.options });
     // The API submits through a mailer that shares the daemon's queue directory.
-    const mailer = createMailer({ config: { ...config, stateDir }, stateDir, relay: relay.options, submitter: 'api' });
+    const mailer = createMailer({ config: { ...config, stateDir }, stateDir, relay: relay.options, submitter: 'api', maildrop: false });
     const credentials = new Credentials(stateDir);
     const probeTransport = relay.capture || relay.options.url.startsWith('sendmail:') ? undefined : createTransport(relay.options);
     const addresses: ServeAddresses = { smtp: [], relay: service.relayName, capture: relay.capture };
@@ -152,10 +155,41 @@ export class Daemon {
       this.closers.push(() => api.close());
       this.log('info', `http: listening on ${this.addresses.http.address}:${this.addresses.http.port}`);
     }
+    // Local users' CLI, sendmail drop-in and library hand their mail to this daemon.
+    const pickup = new Pickup(maildropPath(this.service.stateDir), (file, uid) => this.pickup(file, uid), this.log);
+    pickup.start();
+    this.closers.push(() => pickup.stop());
     this.running = this.service.worker.run(this.abort.signal).catch((err) => {
       this.log('error', `worker stopped: ${(err as Error).message}`);
     });
     this.log('info', `worker: delivering via ${this.service.relayName}${capture ? ' (capture mode)' : ''}, state in ${this.service.stateDir}`);
+  }
+
+  /** A message from the maildrop: checked like any submission, queued under the file owner's name. */
+  private async pickup(file: DropFile, uid: number): Promise<{ queueId: string; held: string[] }> {
+    const raw = Buffer.from(file.raw, 'base64');
+    const report = await lintMessage(raw, {
+      now: new Date(),
+      envelope: { from: file.envelopeFrom, to: file.recipients },
+      submission: true,
+      policy: this.options.config.policy,
+    });
+    if (!report.ok) throw policyError(report);
+    const head = raw.toString('latin1', 0, Math.min(raw.length, 64 * 1024));
+    const messageId = /^Message-ID:\s*(<[^>\r\n]+>)/im.exec(head)?.[1] ?? '<unknown>';
+    const user = userName(uid);
+    const r = this.service.submit({
+      raw,
+      messageId,
+      envelopeFrom: file.envelopeFrom,
+      recipients: file.recipients,
+      submitter: `local:${user}`,
+      // Keys are per user: one user cannot collide with (or probe) another's.
+      ...(file.idempotencyKey ? { idempotencyKey: `local:${uid}:${file.idempotencyKey}` } : {}),
+    });
+    this.log('info', `maildrop: queued ${r.queueId} from ${user} (uid ${uid}) nrcpt=${file.recipients.length}`);
+    this.service.worker.wake();
+    return { queueId: r.queueId, held: r.held };
   }
 
   /** For /healthz and `sendwell doctor`. */

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -14,6 +14,8 @@ import { startSmtpServer, type TestServer } from '../helpers/smtp-server.js';
 
 const BIN = new URL('../../dist/cli/bin.js', import.meta.url).pathname;
 const work = mkdtempSync(join(tmpdir(), 'sendwell-serve-'));
+// Other local users (the maildrop test runs a client as `nobody`) must reach the configs.
+chmodSync(work, 0o755);
 const servers: TestServer[] = [];
 const children: ChildProcess[] = [];
 after(async () => {
@@ -40,7 +42,8 @@ async function serve(args: string[], env: Record<string, string> = {}): Promise<
   for (;;) {
     const smtp = /smtp: listening on 127\.0\.0\.1:(\d+)/.exec(out);
     const http = /http: listening on 127\.0\.0\.1:(\d+)/.exec(out);
-    if (smtp && http) return { child, smtpPort: Number(smtp[1]), httpPort: Number(http[1]), log: () => out, exit };
+    // The worker line is the last of the start-up; the signal handlers are in place after it.
+    if (smtp && http && /worker: delivering via/.test(out)) return { child, smtpPort: Number(smtp[1]), httpPort: Number(http[1]), log: () => out, exit };
     if (child.exitCode !== null || Date.now() > deadline) throw new Error(`serve did not start:\n${out}`);
     await sleep(50);
   }
@@ -139,6 +142,35 @@ describe('sendwell serve', () => {
     const missing = acked.filter((id) => !delivered().has(id));
     assert.deepEqual(missing, [], `acknowledged but never delivered (${acked.length} acknowledged)`);
     assert.equal(await stop(again), 0);
+  });
+
+  it('local users hand mail to the running daemon through its maildrop, recorded under their own name', async () => {
+    const relay = await startSmtpServer();
+    servers.push(relay);
+    const state = join(work, 'drop-state');
+    const cfg = config('drop.toml', `[relay]\nurl = "${relay.url('smtp', 'tls=never')}"\n`);
+    const r = await serve(['--config', cfg, '--state-dir', state]);
+    const sent = await run(['send', '--config', cfg, '--state-dir', state, '--from', 'Jane Doe <jane@example.test>', '--to', 'bob@example.test', '--subject', 'via the daemon', '--text', 'hi']);
+    assert.equal(sent.code, 0, sent.stderr);
+    assert.match(sent.stdout, /^queued as ([0-9A-Za-z]{14}): <[^>]+>: handed to sendwell serve, which delivers it$/m);
+    // The same path for another local user, when the system has runuser and a `nobody` account.
+    const asNobody = await new Promise<{ code: number | null; out: string }>((resolve) => {
+      const c = spawn('runuser', ['-u', 'nobody', '--', process.execPath, BIN, 'sendmail', '-t', '-i'], { env: { PATH: process.env.PATH ?? '', SENDWELL_STATE_DIR: state, SENDWELL_CONFIG: cfg }, stdio: ['pipe', 'pipe', 'pipe'] });
+      let out = '';
+      c.stdout.on('data', (d) => (out += d));
+      c.stderr.on('data', (d) => (out += d));
+      c.on('error', () => resolve({ code: -1, out: 'no runuser' }));
+      c.on('close', (code) => resolve({ code, out }));
+      c.stdin.end('From: Jane Doe <jane@example.test>\nTo: carol@example.test\nSubject: from nobody\n\nhi\n');
+    });
+    const deadline = Date.now() + 15_000;
+    const want = asNobody.code === 0 ? 2 : 1;
+    while (relay.messages.length < want && Date.now() < deadline) await sleep(100);
+    assert.equal(relay.messages.length, want, r.log());
+    assert.match(r.log(), /maildrop: queued [0-9A-Za-z]{14} from root \(uid 0\)/);
+    if (asNobody.code === 0) assert.match(r.log(), /maildrop: queued [0-9A-Za-z]{14} from nobody \(uid \d+\)/);
+    else assert.ok(process.getuid?.() !== 0 || asNobody.code === -1, `runuser failed: ${asNobody.out}`);
+    assert.equal(await stop(r), 0);
   });
 
   it('SIGHUP reloads; a broken config keeps the running one', async () => {
