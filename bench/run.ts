@@ -7,7 +7,7 @@
  * BENCH_QUICK=1 (memory at 2k vs 20k instead of 20k vs 200k), MEM_CAP_S
  * (cap per memory run, default 120), STARTUP_RUNS (default 20), ENQ_SECS
  * (default 3), BENCH_ONLY=drain,memory,enqueue,startup, BENCH_NO_WRITE=1
- * (print only).
+ * (print only), BENCH_COMMIT (the commit measured, for a tree without .git).
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -39,6 +39,8 @@ function version(pkg: string): string {
   }
 }
 function git(): string {
+  // An exported tree (git archive) has no .git: the caller names the commit.
+  if (env.BENCH_COMMIT) return env.BENCH_COMMIT;
   try {
     const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
     const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no', 'src'], { cwd: ROOT, encoding: 'utf8' }).trim();
