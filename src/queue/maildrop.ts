@@ -15,6 +15,7 @@ import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, u
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SendwellError } from '../errors.js';
+import { pidAlive } from './pid.js';
 
 export const MAILDROP_DIR = 'maildrop';
 /** Holds the daemon's pid while it picks up mail. */
@@ -37,14 +38,6 @@ export function maildropPath(stateDir: string): string {
   return join(stateDir, MAILDROP_DIR);
 }
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** The maildrop of a running daemon for this state directory, or null. */
 export function runningMaildrop(stateDir: string): string | null {

@@ -17,6 +17,7 @@ import type { MailLog } from './maillog.js';
 import { fromError, fromRecipient, isThrottle, type ClassifyContext } from './outcome.js';
 import { postfixSchedule, type Schedule } from './schedule.js';
 import type { Outcome, QueueStore, RecipientRow } from './store.js';
+import { pidAlive } from './pid.js';
 
 /** A lease long enough for one SMTP transaction; renewed every HEARTBEAT_MS while it runs. */
 export const LEASE_MS = 2 * 60_000;
@@ -73,14 +74,6 @@ export interface DrainResult {
 
 const ownerPrefix = () => `${hostname()}/`;
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** Counters since the worker started (for `/metrics`). */
 export interface WorkerMetrics {

@@ -10,33 +10,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { SMTPServer } from 'smtp-server';
+import { runCli } from '../helpers/cli.js';
 
-const BIN = new URL('../../dist/cli/bin.js', import.meta.url).pathname;
 const work = mkdtempSync(join(tmpdir(), 'sendwell-cli-'));
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function run(args: string[], opts: { stdin?: string; env?: Record<string, string> } = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    // An empty config dir keeps a developer's ./sendwell.toml out of the tests.
-    const child = spawn(process.execPath, [BIN, ...args], {
-      cwd: work,
-      env: { PATH: process.env.PATH ?? '', TZ: 'UTC', ...opts.env },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(opts.stdin ?? '');
-  });
-}
+const run = (args: string[], opts: { stdin?: string; env?: Record<string, string> } = {}) => runCli(args, { cwd: work, ...opts });
 
 interface Received {
   from: string;

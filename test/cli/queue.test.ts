@@ -7,21 +7,11 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startSmtpServer, type TestServer } from '../helpers/smtp-server.js';
+import { BIN, runCli } from '../helpers/cli.js';
 
-const BIN = new URL('../../dist/cli/bin.js', import.meta.url).pathname;
 const work = mkdtempSync(join(tmpdir(), 'sendwell-qcli-'));
 
-function run(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const c = spawn(process.execPath, [BIN, ...args], { cwd: work, env: { PATH: process.env.PATH ?? '', TZ: 'UTC', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    c.stdout.on('data', (d) => (stdout += d));
-    c.stderr.on('data', (d) => (stderr += d));
-    c.on('error', reject);
-    c.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const run = (args: string[], env: Record<string, string> = {}) => runCli(args, { cwd: work, env });
 
 let n = 0;
 function stateDir(): string {

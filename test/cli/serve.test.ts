@@ -11,8 +11,8 @@ import { after, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import nodemailer from 'nodemailer';
 import { startSmtpServer, type TestServer } from '../helpers/smtp-server.js';
+import { BIN, runCli } from '../helpers/cli.js';
 
-const BIN = new URL('../../dist/cli/bin.js', import.meta.url).pathname;
 const work = mkdtempSync(join(tmpdir(), 'sendwell-serve-'));
 // Other local users (the maildrop test runs a client as `nobody`) must reach the configs.
 chmodSync(work, 0o755);
@@ -55,16 +55,7 @@ function config(name: string, body: string): string {
   return file;
 }
 
-function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const c = spawn(process.execPath, [BIN, ...args], { cwd: work, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    c.stdout.on('data', (d) => (stdout += d));
-    c.stderr.on('data', (d) => (stderr += d));
-    c.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const run = (args: string[]) => runCli(args, { cwd: work, env: { PATH: process.env.PATH ?? '' } });
 
 const stop = async (r: Running) => {
   r.child.kill('SIGTERM');
