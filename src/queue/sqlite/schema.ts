@@ -75,4 +75,24 @@ export const MIGRATIONS: string[] = [
     revoked_at      INTEGER
   );
   `,
+  /* 3: bounces: the suppression list and soft-bounce counts */ `
+  CREATE TABLE suppression (
+    address         TEXT NOT NULL,
+    scope           TEXT NOT NULL,           -- the sending domain, or '*' for all
+    reason          TEXT NOT NULL,
+    source          TEXT NOT NULL,           -- bounce, complaint, manual, import
+    created_at      INTEGER NOT NULL,
+    expires_at      INTEGER,
+    PRIMARY KEY (address, scope)
+  );
+  CREATE TABLE soft_bounce (
+    id              INTEGER PRIMARY KEY,
+    address         TEXT NOT NULL,
+    scope           TEXT NOT NULL,
+    at              INTEGER NOT NULL,
+    reason          TEXT NOT NULL
+  );
+  CREATE INDEX soft_bounce_address ON soft_bounce (address, scope, at);
+  CREATE INDEX message_message_id ON message (message_id);
+  `,
 ];
