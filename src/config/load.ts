@@ -6,6 +6,7 @@ import type { z } from 'zod';
 import { SendwellError } from '../errors.js';
 import type { PolicyOptions } from '../policy/types.js';
 import type { Limits } from '../queue/limits.js';
+import type { SuppressionPolicy } from '../bounce/suppression.js';
 import type { PasswordSource } from '../transport/secrets.js';
 import type { RelayOptions } from '../transport/index.js';
 import type { DsnOptions } from '../transport/types.js';
@@ -55,6 +56,8 @@ export interface ResolvedConfig {
   };
   /** `sendwell serve`: the HTTP API. */
   http: { listen: string; maxBodyBytes: number };
+  /** Bounce handling: VERP base address and key file, suppression policy. */
+  bounces: { address?: string; verp: boolean; secretFile?: string; suppression: SuppressionPolicy };
   /** [aliases], keys lower-cased: local name → targets (addresses or other aliases). */
   aliases: Record<string, string[]>;
   /** [sendmail]: the drop-in's local-recipient and loop settings. */
@@ -234,7 +237,19 @@ export function resolveConfig(file: ConfigFile, source: string | null): Resolved
     ...(sm.tls_key_file ? { tlsKeyFile: source ? resolve(dirname(source), sm.tls_key_file) : sm.tls_key_file } : {}),
   };
   const http = { listen: file.http.listen, maxBodyBytes: bytes(file.http.max_body_size) };
-  const out: ResolvedConfig = { source, file, relay, sender, policy, dsn, queue, limits, flood, logStderr: file.log.stderr, aliases, sendmail, relayConfigured: false, smtp, http };
+  const b = file.bounces;
+  const bounces: ResolvedConfig['bounces'] = {
+    verp: b.verp,
+    suppression: {
+      scope: b.suppression_scope,
+      softThreshold: b.soft_bounce_threshold,
+      softWindowMs: ms(b.soft_bounce_window),
+      expireMs: b.suppression_expiry === 'never' ? null : ms(b.suppression_expiry),
+    },
+    ...(b.address ? { address: b.address } : {}),
+    ...(b.secret_file ? { secretFile: source ? resolve(dirname(source), b.secret_file) : b.secret_file } : {}),
+  };
+  const out: ResolvedConfig = { source, file, relay, sender, policy, dsn, queue, limits, flood, logStderr: file.log.stderr, aliases, sendmail, relayConfigured: false, smtp, http, bounces };
   if (file.state_dir) out.stateDir = source ? resolve(dirname(source), file.state_dir) : file.state_dir;
   return out;
 }

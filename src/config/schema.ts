@@ -105,6 +105,19 @@ export const configSchema = z
           .strict(),
       })
       .strict(),
+    bounces: z
+      .object({
+        /** Base of the VERP envelope senders, e.g. "bounces@bounces.example.org". */
+        address: z.string().regex(/^[^\s@<>]+@[^\s@<>]+\.[^\s@<>]+$/, 'is not an address such as "bounces@bounces.example.org"').optional(),
+        verp: z.boolean(),
+        /** HMAC key for VERP; created (0600) if missing. Default: bounce.key in the state directory. */
+        secret_file: z.string().min(1).optional(),
+        suppression_scope: z.enum(['domain', 'global']),
+        soft_bounce_threshold: z.number().int().min(1),
+        soft_bounce_window: duration,
+        suppression_expiry: z.union([duration, z.literal('never')]),
+      })
+      .strict(),
     smtp: z
       .object({
         /** Addresses the local relay listens on, "host:port" ("[::1]:2525" for IPv6). */
@@ -198,6 +211,13 @@ export const DEFAULTS = {
     flood: { messages: 500, window: '5m', duplicate_window: '1h' },
   },
   log: { stderr: false },
+  bounces: {
+    verp: true,
+    suppression_scope: 'domain',
+    soft_bounce_threshold: 3,
+    soft_bounce_window: '7d',
+    suppression_expiry: 'never',
+  },
   smtp: {
     // Loopback only: a local relay for installed software, never an open relay.
     listen: ['127.0.0.1:2525'],

@@ -4,7 +4,10 @@
  * worker that drains the rest.
  */
 import { createHash } from 'node:crypto';
+import { join } from 'node:path';
 import { SendwellError } from '../errors.js';
+import { SuppressionList } from '../bounce/suppression.js';
+import { loadVerpSecret, verpAddress, type Verp } from '../bounce/verp.js';
 import { relayOptionsFromConfig, type ResolvedConfig } from '../config/load.js';
 import type { RelayOptions } from '../transport/index.js';
 import { redactUrl } from '../transport/url.js';
@@ -42,6 +45,10 @@ export interface QueueServiceOptions {
   logStderr?: boolean;
   log?: MailLog;
   retentionMs?: number;
+  /** Recipients on this list are not sent to (state `suppressed`, with the reason). */
+  suppression?: SuppressionList;
+  /** VERP: per-recipient envelope senders so bounces name their recipient. */
+  verp?: Verp;
 }
 
 /** What a caller submits: a message for the store, without the holds the service decides. */
@@ -96,7 +103,11 @@ export class QueueService {
 
   /** The queue as the config describes it ([queue], [limits], [log]); `overrides` for the relay and tests. */
   static fromConfig(config: ResolvedConfig, stateDir: string, overrides: Partial<QueueServiceOptions> = {}): QueueService {
+    const b = config.bounces;
+    const verp = b.address && b.verp ? { address: b.address, secret: loadVerpSecret(b.secretFile ?? join(stateDir, 'bounce.key')) } : undefined;
     return new QueueService({
+      suppression: new SuppressionList(stateDir, b.suppression),
+      ...(verp ? { verp } : {}),
       stateDir,
       relay: relayOptionsFromConfig(config),
       concurrency: config.queue.concurrency,
@@ -133,6 +144,7 @@ export class QueueService {
       limits: this.opts.limits ?? DEFAULT_LIMITS,
       clock: this.clock,
       ...(this.opts.retentionMs !== undefined ? { retentionMs: this.opts.retentionMs } : {}),
+      ...(this.opts.verp ? { envelopeSender: (row: RecipientRow) => verpAddress(this.opts.verp!, row.id) } : {}),
     });
     return this.workerInstance;
   }
@@ -148,9 +160,14 @@ export class QueueService {
       holdReason = `${FLOOD_REASON_PREFIX}: ${s.submitter} queued ${recent} messages within ${Math.round(flood.windowMs / 60_000)} min (limits.flood.messages = ${flood.messages}); release with \`sendwell queue resume\` (R8)`;
       held.push(holdReason);
     }
-    const initialStates: Record<string, { state: 'held'; reason: string }> = {};
+    const initialStates: Record<string, { state: 'held' | 'suppressed'; reason: string }> = {};
+    // Suppressed addresses are not sent to; the queue and the log say why (R1, R2).
+    for (const [addr, sup] of this.opts.suppression?.check(s.recipients, s.envelopeFrom, now) ?? []) {
+      initialStates[addr] = { state: 'suppressed', reason: `suppressed since ${new Date(sup.createdAt).toISOString().slice(0, 10)}: ${sup.reason} (sendwell suppress remove ${addr} to undo)` };
+    }
     if (s.contentHash && !holdReason) {
       for (const addr of this.store.recentDuplicates(s.contentHash, s.recipients, now - flood.duplicateWindowMs)) {
+        if (initialStates[addr]) continue;
         const reason = `identical message to <${addr}> already queued within ${Math.round(flood.duplicateWindowMs / 60_000)} min (limits.flood.duplicate_window); release with \`sendwell queue release ID\` if intended (R8)`;
         initialStates[addr] = { state: 'held', reason };
         held.push(reason);
@@ -185,6 +202,9 @@ export class QueueService {
     if (!res.existing) {
       this.log.write({ event: 'enqueued', time: now, queueId: res.id, messageId: s.messageId, from: s.envelopeFrom, size: s.raw.length, nrcpt: s.recipients.length, submitter: s.submitter });
       for (const reason of held) this.log.write({ event: 'notice', time: now, queueId: res.id, level: 'warning', text: `held: ${reason}` });
+      for (const [addr, st] of Object.entries(initialStates)) {
+        if (st.state === 'suppressed') this.log.write({ event: 'status', time: now, queueId: res.id, to: addr, status: 'suppressed', reason: st.reason });
+      }
       if (holdReason) process.stderr.write(`sendwell: warning: ${res.id} held by the ${holdReason}\n`);
     }
     return { queueId: res.id, existing: res.existing, held: res.existing ? [] : held };
@@ -203,5 +223,6 @@ export class QueueService {
   async close(): Promise<void> {
     await this.workerInstance?.close();
     this.store.close();
+    this.opts.suppression?.close();
   }
 }

@@ -37,6 +37,10 @@ export function storeContract(name: string, fresh: () => { open: () => QueueStor
         ['b@example.test', 'example.test', 'queued', 0],
       ]);
       assert.equal(s.nextDue(), T0);
+      const first = s.recipients(id)[0]!;
+      assert.deepEqual(s.recipientById(first.id), first);
+      assert.equal(s.recipientById(999_999), null);
+      assert.deepEqual(s.findByMessageId('<m1@example.test>').map((x) => x.id), [id]);
       assert.deepEqual(s.countByState(), { queued: 2, active: 0, deferred: 0, held: 0, delivered: 0, bounced: 0, expired: 0, cancelled: 0, suppressed: 0 });
       s.close();
     });

@@ -120,6 +120,10 @@ export interface QueueStore {
   /** Return active rows with an expired lease (any owner) to the queue. */
   reapExpired(now: number): number;
   body(queueId: string): Buffer | null;
+  /** One recipient row (a VERP address names it). */
+  recipientById(id: number): RecipientRow | null;
+  /** Messages with this Message-ID header (to match a bounce that quotes it). */
+  findByMessageId(messageId: string): QueuedMessage[];
   /** What a delivery attempt needs, in one read (hot path). */
   forDelivery(queueId: string): { envelopeFrom: string; createdAt: number; submitter: string; raw: Buffer | null } | null;
   message(queueId: string): QueuedMessage | null;

@@ -61,6 +61,11 @@ export interface WorkerOptions {
   notify?: boolean;
   /** How long bodies of delivered mail are kept (default 7 days). */
   retentionMs?: number;
+  /**
+   * Per-recipient envelope sender (VERP): each recipient then gets its own
+   * transaction. Not used for the null sender.
+   */
+  envelopeSender?: (row: RecipientRow, envelopeFrom: string) => string;
 }
 
 export interface DrainResult {
@@ -141,7 +146,7 @@ export class Worker {
     // everything else is deferred without a connection each.
     if (!this.relayVerified) {
       refill();
-      if (queue.length > 0) await this.deliverGroup(0, queue.shift()!);
+      if (queue.length > 0) await this.deliverRows(0, queue.shift()!);
     }
     await Promise.all(
       Array.from({ length: concurrency }, async (_, slot) => {
@@ -155,7 +160,7 @@ export class Worker {
             if (exhausted) break;
             continue; // everything claimed was rate limited; claim again
           }
-          const p: Promise<void> = this.deliverGroup(slot, group).finally(() => inflight.delete(p));
+          const p: Promise<void> = this.deliverRows(slot, group).finally(() => inflight.delete(p));
           inflight.add(p);
           if (inflight.size >= IN_FLIGHT_PER_CONNECTION) await Promise.race(inflight);
         }
@@ -226,7 +231,7 @@ export class Worker {
   async deliverMessage(queueId: string): Promise<RecipientRow[]> {
     const attempt = async (id: string) => {
       const rows = this.store.claim({ owner: this.owner, now: this.clock(), leaseMs: LEASE_MS, limit: 10_000, queueId: id });
-      for (const group of rows.length ? this.admit(rows) : []) await this.deliverGroup(0, group);
+      for (const group of rows.length ? this.admit(rows) : []) await this.deliverRows(0, group);
       await this.flush();
     };
     await attempt(queueId);
@@ -284,6 +289,12 @@ export class Worker {
     return this.slots[slot]!;
   }
 
+  /** With VERP each recipient is its own transaction (pipelined on the same connection). */
+  private deliverRows(slot: number, rows: RecipientRow[]): Promise<void> {
+    if (!this.opts.envelopeSender || rows.length === 1) return this.deliverGroup(slot, rows);
+    return Promise.all(rows.map((r) => this.deliverGroup(slot, [r]))).then(() => undefined);
+  }
+
   /** Deliver one message to its claimed (and admitted) recipients; outcomes go to the commit buffer. */
   private async deliverGroup(slot: number, rows: RecipientRow[]): Promise<void> {
     const queueId = rows[0]!.queueId;
@@ -308,7 +319,8 @@ export class Worker {
     const heartbeat = setInterval(() => this.store.heartbeat(this.owner, this.clock() + LEASE_MS, rows.map((r) => r.id)), HEARTBEAT_MS);
     try {
       // ENVID = the queue ID, so a DSN from further down the line names the message (RFC 3461).
-      const result = await this.transport(slot).send({ from: message.envelopeFrom, to: rows.map((r) => r.address), dsn: { envid: queueId } }, raw);
+      const from = this.opts.envelopeSender && message.envelopeFrom !== '' ? this.opts.envelopeSender(rows[0]!, message.envelopeFrom) : message.envelopeFrom;
+      const result = await this.transport(slot).send({ from, to: rows.map((r) => r.address), dsn: { envid: queueId } }, raw);
       const byAddress = new Map(result.recipients.map((o) => [o.address.toLowerCase(), o]));
       const final = { ...(result.response !== undefined ? { response: result.response } : {}), ...(result.relayQueueId !== undefined ? { relayQueueId: result.relayQueueId } : {}) };
       for (const r of rows) {

@@ -34,6 +34,8 @@ export function readOps(db: Database) {
       WHERE m.content_hash = ? AND m.created_at >= ? AND r.address = ? AND r.state NOT IN ('cancelled','suppressed')`,
   );
   const byState = db.prepare<[], { state: RecipientState; n: number }>('SELECT state, COUNT(*) AS n FROM recipient GROUP BY state');
+  const byId = db.prepare<[number], RecipientDbRow>(`SELECT ${RECIPIENT_COLUMNS} FROM recipient WHERE id = ?`);
+  const byMessageId = db.prepare<[string], MessageDbRow>(`SELECT ${MESSAGE_COLUMNS} FROM message WHERE message_id = ? ORDER BY created_at`);
   const owners = db.prepare<[], { o: string }>(`SELECT DISTINCT lease_owner AS o FROM recipient WHERE state = 'active' AND lease_owner IS NOT NULL`);
   const nextDue = db.prepare<[], { t: number | null }>(`SELECT MIN(next_attempt_at) AS t FROM recipient WHERE state IN ('queued','deferred')`);
   return {
@@ -52,6 +54,11 @@ export function readOps(db: Database) {
       pendingMessages.all().map((m) => ({ message: toMessage(m), recipients: recipients.all(m.id).map(toRecipient) })),
     countSubmitted: (submitter: string, since: number): number => submitted.get(submitter, since)?.n ?? 0,
     recentDuplicates: (hash: string, addresses: string[], since: number): string[] => addresses.filter((a) => (dup.get(hash, since, a)?.n ?? 0) > 0),
+    recipientById: (id: number): RecipientRow | null => {
+      const r = byId.get(id);
+      return r ? toRecipient(r) : null;
+    },
+    findByMessageId: (messageId: string): QueuedMessage[] => byMessageId.all(messageId).map(toMessage),
     countByState: (): Record<RecipientState, number> => {
       const out = Object.fromEntries(RECIPIENT_STATES.map((st) => [st, 0])) as Record<RecipientState, number>;
       for (const r of byState.all()) out[r.state] = r.n;
