@@ -6,7 +6,7 @@
  *   Dec  4 17:00:01 host sendwell/smtp[4242]: 0Bc9xK2mPq7RtZ: to=<bob@example.org>, relay=smtp://127.0.0.1:25,
  *     delay=0.42, delays=0.01/0/0/0.41, dsn=2.0.0, status=sent (250 2.0.0 Ok: queued as 4XkQ1)
  */
-import { appendFileSync, existsSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 
@@ -75,6 +75,7 @@ export function formatLine(e: LogEvent, host = hostname().split('.')[0], pid = p
 
 export interface MailLog {
   write(e: LogEvent): void;
+  close?(): void;
 }
 
 /**
@@ -82,14 +83,20 @@ export interface MailLog {
  * O_APPEND, so lines from several processes do not interleave.
  */
 export function fileMailLog(stateDir: string, opts: { stderr?: boolean } = {}): MailLog {
-  const text = join(stateDir, LOG_FILE);
-  const json = join(stateDir, JSON_LOG_FILE);
+  // Opened once (O_APPEND), not per line: the worker writes several lines per message.
+  let fds: [number, number] | undefined;
+  const open = (): [number, number] => (fds ??= [openSync(join(stateDir, LOG_FILE), 'a', 0o640), openSync(join(stateDir, JSON_LOG_FILE), 'a', 0o640)]);
   return {
     write(e) {
       const line = formatLine(e);
-      appendFileSync(text, `${line}\n`, { mode: 0o640 });
-      appendFileSync(json, `${JSON.stringify(e)}\n`, { mode: 0o640 });
+      const [text, json] = open();
+      writeSync(text, `${line}\n`);
+      writeSync(json, `${JSON.stringify(e)}\n`);
       if (opts.stderr) process.stderr.write(`${line}\n`);
+    },
+    close() {
+      if (fds) for (const fd of fds) closeSync(fd);
+      fds = undefined;
     },
   };
 }

@@ -155,7 +155,7 @@ export class QueueService {
     const flood = this.opts.flood ?? DEFAULT_FLOOD;
     const held: string[] = [];
     let holdReason: string | undefined;
-    const recent = this.store.countSubmitted(s.submitter, now - flood.windowMs);
+    const recent = this.store.countSubmitted(s.submitter, now - flood.windowMs, flood.messages);
     if (recent >= flood.messages) {
       holdReason = `${FLOOD_REASON_PREFIX}: ${s.submitter} queued ${recent} messages within ${Math.round(flood.windowMs / 60_000)} min (limits.flood.messages = ${flood.messages}); release with \`sendwell queue resume\` (R8)`;
       held.push(holdReason);
@@ -224,5 +224,6 @@ export class QueueService {
     await this.workerInstance?.close();
     this.store.close();
     this.opts.suppression?.close();
+    this.log.close?.();
   }
 }

@@ -110,7 +110,7 @@ export interface QueueStore {
   /** Return this owner's active rows to the queue (startup after a crash). */
   recoverOwn(owner: string, now: number): number;
   /** Messages this submitter queued since `since` (the flood brake counts them). */
-  countSubmitted(submitter: string, since: number): number;
+  countSubmitted(submitter: string, since: number, atMost?: number): number;
   /** Which of `addresses` got a message with this content hash since `since` (repeated identical mail). */
   recentDuplicates(contentHash: string, addresses: string[], since: number): string[];
   /** How many recipients are in each state (for metrics and health). */

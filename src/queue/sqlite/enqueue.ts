@@ -5,6 +5,7 @@ import { newQueueId } from '../ids.js';
 /** Insert a message and one row per recipient, or return the message an idempotency key already names. */
 export function enqueueOp(db: Database): (msg: NewMessage, now: number) => EnqueueResult {
   const byKey = db.prepare<[string], { id: string }>('SELECT id FROM message WHERE idempotency_key = ?');
+  const idTaken = db.prepare<[string], { id: string }>('SELECT id FROM message WHERE id = ?');
   const insertMessage = db.prepare(
     `INSERT INTO message (id, message_id, envelope_from, raw, size, created_at, submitter, idempotency_key, content_hash, dsn_envid)
      VALUES (@id, @messageId, @envelopeFrom, @raw, @size, @now, @submitter, @idempotencyKey, @contentHash, @dsnEnvid)`,
@@ -18,7 +19,9 @@ export function enqueueOp(db: Database): (msg: NewMessage, now: number) => Enque
       const found = byKey.get(msg.idempotencyKey);
       if (found) return { id: found.id, existing: true };
     }
-    const id = newQueueId(now);
+    // 30 random bits per millisecond: a clash is rare but possible in a burst, so draw again.
+    let id = newQueueId(now);
+    while (idTaken.get(id)) id = newQueueId(now);
     insertMessage.run({
       id,
       messageId: msg.messageId,

@@ -28,7 +28,8 @@ export function readOps(db: Database) {
       WHERE id IN (SELECT queue_id FROM recipient WHERE state IN ('queued','active','deferred','held'))
       ORDER BY created_at, id`,
   );
-  const submitted = db.prepare<[string, number], { n: number }>('SELECT COUNT(*) AS n FROM message WHERE submitter = ? AND created_at >= ?');
+  // Counting stops at the flood limit: the cost stays flat however much one submitter sends.
+  const submitted = db.prepare<[string, number, number], { n: number }>('SELECT COUNT(*) AS n FROM (SELECT 1 FROM message WHERE submitter = ? AND created_at >= ? LIMIT ?)');
   const dup = db.prepare<[string, number, string], { n: number }>(
     `SELECT COUNT(*) AS n FROM recipient r JOIN message m ON m.id = r.queue_id
       WHERE m.content_hash = ? AND m.created_at >= ? AND r.address = ? AND r.state NOT IN ('cancelled','suppressed')`,
@@ -52,7 +53,7 @@ export function readOps(db: Database) {
     attempts: (id: string): AttemptRow[] => attempts.all(id).map(toAttempt),
     pending: () =>
       pendingMessages.all().map((m) => ({ message: toMessage(m), recipients: recipients.all(m.id).map(toRecipient) })),
-    countSubmitted: (submitter: string, since: number): number => submitted.get(submitter, since)?.n ?? 0,
+    countSubmitted: (submitter: string, since: number, atMost = Number.MAX_SAFE_INTEGER): number => submitted.get(submitter, since, atMost)?.n ?? 0,
     recentDuplicates: (hash: string, addresses: string[], since: number): string[] => addresses.filter((a) => (dup.get(hash, since, a)?.n ?? 0) > 0),
     recipientById: (id: number): RecipientRow | null => {
       const r = byId.get(id);
