@@ -7,7 +7,8 @@
  * below 64 octets.
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { SendwellError } from '../errors.js';
 
 const B32 = 'abcdefghijklmnopqrstuvwxyz234567';
@@ -86,7 +87,18 @@ export function parseVerp(v: Verp, address: string): { recipientId: number } | n
 /** Read the HMAC key, creating a random one (mode 0600) when the file does not exist (R11). */
 export function loadVerpSecret(file: string): Buffer {
   if (!existsSync(file)) {
-    writeFileSync(file, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600, flag: 'wx' });
+    try {
+      mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+      writeFileSync(file, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600, flag: 'wx' });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
+        throw new SendwellError('ESECRET', `cannot create the bounce key ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, {
+          hint: 'set bounces.secret_file to a writable place, or create it: openssl rand -hex 32 > FILE; chmod 600 FILE',
+          rule: 'R11',
+          cause: err,
+        });
+      }
+    }
   }
   const mode = statSync(file).mode & 0o077;
   if (mode !== 0) {
