@@ -114,6 +114,15 @@ describe('parseBounce details', () => {
     );
   });
 
+  it('an internationalised DSN (RFC 6533 message/global-delivery-status, utf-8 address type) reads the same', async () => {
+    const raw = dsn('Reporting-MTA: dns; mx.example.org\r\n\r\nFinal-Recipient: utf-8; jürgen@example.org\r\nAction: failed\r\nStatus: 5.1.1\r\n').replace(
+      'Content-Type: message/delivery-status',
+      'Content-Type: message/global-delivery-status',
+    );
+    const b = await parseBounce(raw);
+    assert.deepEqual([b.kind, b.confident, b.recipients], ['bounce', true, [{ address: 'jürgen@example.org', action: 'failed', status: '5.1.1' }]]);
+  });
+
   it('a success DSN is not a bounce', async () => {
     const b = await parseBounce(dsn('Reporting-MTA: dns; mx.example.org\r\n\r\nFinal-Recipient: rfc822; a@example.org\r\nAction: relayed\r\nStatus: 2.0.0\r\n'));
     assert.equal(b.kind, 'not-a-bounce');
@@ -229,6 +238,12 @@ describe('parseBounce details', () => {
         'a daemon notice in no known format',
         msg('MAILER-DAEMON@mx.example.net', 'Mail System Error - Returned Mail', 'The following recipient could not be reached:\n  <nope@example.net> 550 5.1.1 mailbox unavailable\n'),
         { kind: 'bounce', format: 'plain', recipients: [{ address: 'nope@example.net', action: 'failed', status: '5.1.1', diagnostic: '550 5.1.1 mailbox unavailable' }] },
+        'B.5.1.1',
+      ],
+      [
+        'an internationalised address in a Postfix text is read whole',
+        msg('MAILER-DAEMON@mx.example.net (Mail Delivery System)', 'Undelivered Mail Returned to Sender', 'This is the mail system at host mx.example.net.\n\n<jürgen.müller@bücher.example>: host mx.bücher.example[192.0.2.8] said: 550 5.1.1\n    unknown user (in reply to RCPT TO command)\n'),
+        { kind: 'bounce', format: 'postfix', recipients: [{ address: 'jürgen.müller@bücher.example', action: 'failed', status: '5.1.1', diagnostic: '550 5.1.1 unknown user (in reply to RCPT TO command)', remoteMta: 'mx.bücher.example' }] },
         'B.5.1.1',
       ],
       ['bounce words from a person, no bounce subject', msg('Jane <jane@example.org>', 'Hello', 'user unknown 550 5.1.1 x@example.org'), { kind: 'not-a-bounce', format: 'none', recipients: [] }],

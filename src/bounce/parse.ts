@@ -80,9 +80,14 @@ function clean<T extends object>(o: T): T {
   return o;
 }
 
-const ADDRESS_SRC = String.raw`[A-Za-z0-9.!#$%&'*+/=?^_\`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+`;
-const ADDRESS_RE = new RegExp(ADDRESS_SRC);
-const ADDRESS_G = new RegExp(`(?<![\\w.+-])${ADDRESS_SRC}`, 'g');
+/**
+ * An addr-spec as it appears in notices: dot-atom local part and domain, with
+ * Unicode letters allowed (RFC 6531/6532), so `jürgen@example.org` is never cut
+ * to `rgen@example.org`. Used with the `u` flag.
+ */
+const ADDRESS_SRC = String.raw`[\p{L}\p{N}\p{M}.!#$%&'*+/=?^_\x60{|}~-]+@[\p{L}\p{N}\p{M}](?:[\p{L}\p{N}\p{M}-]*[\p{L}\p{N}\p{M}])?(?:\.[\p{L}\p{N}\p{M}](?:[\p{L}\p{N}\p{M}-]*[\p{L}\p{N}\p{M}])?)+`;
+const ADDRESS_RE = new RegExp(ADDRESS_SRC, 'u');
+const ADDRESS_G = new RegExp(`(?<![\\p{L}\\p{N}\\p{M}_.+-])${ADDRESS_SRC}`, 'gu');
 
 /** `Local@Example.ORG` → `Local@example.org` (the local part may be case-sensitive, the domain is not). */
 function lowerDomain(a: string): string {
@@ -95,6 +100,8 @@ function bareAddress(s: string | undefined): string | undefined {
   if (!s) return undefined;
   const t = s.trim().replace(/^<|>$/g, '').trim();
   if (!t) return undefined;
+  // A field that holds just an address is taken whole; otherwise the address inside it.
+  if (/^[^\s<>@]+@[^\s<>@]+$/.test(t)) return lowerDomain(t);
   const m = ADDRESS_RE.exec(t);
   return m ? lowerDomain(m[0]) : t;
 }
@@ -402,8 +409,8 @@ interface Flavour {
   reportingMta?(body: string): string | undefined;
 }
 
-const LINE_ADDRESS = new RegExp(`^<?(${ADDRESS_SRC})>?$`);
-const ANGLE_PARAGRAPH = new RegExp(`^<(${ADDRESS_SRC})>(?: \\(expanded from <[^>]*>\\))?:\\s*(.*)$`);
+const LINE_ADDRESS = new RegExp(`^<?(${ADDRESS_SRC})>?$`, 'u');
+const ANGLE_PARAGRAPH = new RegExp(`^<(${ADDRESS_SRC})>(?: \\(expanded from <[^>]*>\\))?:\\s*(.*)$`, 'u');
 
 /** The address when a line holds nothing else (`a@b`, `<a@b>`, `a@b.`). */
 const lineAddress = (line: string) => {
@@ -558,7 +565,7 @@ const GMAIL: Flavour = {
     const out: Found[] = [];
     const who = new RegExp(
       `(?:wasn't delivered to|problem delivering your message to|Your message to|failed permanently:|has been delayed:)\\s*<?(${ADDRESS_SRC})`,
-      'gi',
+      'giu',
     );
     for (const m of body.matchAll(who)) {
       const address = lowerDomain(m[1].replace(/\.$/, ''));
@@ -608,7 +615,7 @@ function cleanDiagnostic(text: string | undefined): string | undefined {
 
 function remoteMtaIn(text: string | undefined): string | undefined {
   if (!text) return undefined;
-  return (/\bhost ([A-Za-z0-9.-]+\.[A-Za-z]{2,})\s?\[/i.exec(text) ?? /(\S+) does not like recipient/i.exec(text))?.[1];
+  return (/\bhost ([\p{L}\p{N}.-]+\.\p{L}{2,})\s?\[/iu.exec(text) ?? /(\S+) does not like recipient/i.exec(text))?.[1];
 }
 
 function finish(found: Found[], action: Action): BounceRecipient[] {
