@@ -8,6 +8,7 @@ import { reportError, processIo, type Io } from './output.js';
 import { flushCommand, logCommand, queueCommand, workerCommand, type QueueFlags } from './queue.js';
 import { sendCommand, type SendFlags } from './send.js';
 import type { ServeFlags } from './serve.js';
+import type { BounceFlags } from './bounce.js';
 import type { TokensFlags } from './tokens.js';
 import type { UsersAction, UsersFlags } from './users.js';
 
@@ -133,6 +134,34 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .action(async (action: string, arg: string | undefined, flags: TokensFlags) => {
       const { tokensCommand } = await import('./tokens.js');
       setExit(await tokensCommand(action, arg, flags, io));
+    });
+
+  const bounce = program.command('bounce').description('bounces (R2, R5): ingest one from stdin (for an MTA alias pipe)');
+  bounce
+    .command('ingest')
+    .description('read one bounce on stdin, match it to its message, classify it, suppress dead addresses (exit 0, or 75 to make the MTA retry)')
+    .option('--recipient <address>', 'the envelope recipient (default: $ORIGINAL_RECIPIENT as Postfix sets it)')
+    .addOption(stateDirOpt())
+    .option('--config <file>', 'config file')
+    .option('--json', 'machine-readable result')
+    .action(async (flags: BounceFlags) => {
+      const { bounceIngestCommand } = await import('./bounce.js');
+      setExit(await bounceIngestCommand(flags, io));
+    });
+
+  program
+    .command('suppress')
+    .description('the suppression list: list, add ADDR, remove ADDR, import FILE.csv, export (CSV)')
+    .argument('<action>', 'list, add, remove, import or export')
+    .argument('[arg]', 'address, or CSV file for import (- for stdin)')
+    .option('--reason <text>', 'why (add)')
+    .option('--scope <domain>', 'sending domain the entry applies to (default * = all)')
+    .addOption(stateDirOpt())
+    .option('--config <file>', 'config file')
+    .option('--json', 'machine-readable output (list)')
+    .action(async (action: string, arg: string | undefined, flags: BounceFlags & { reason?: string; scope?: string }) => {
+      const { suppressCommand } = await import('./bounce.js');
+      setExit(await suppressCommand(action, arg, flags, io));
     });
 
   program

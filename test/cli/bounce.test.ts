@@ -1,0 +1,99 @@
+/** Bounces end to end from the command line: VERP out, bounce in, address suppressed, next send refused with the reason. */
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { runCli } from '../helpers/cli.js';
+import { startSmtpServer, type TestServer } from '../helpers/smtp-server.js';
+
+const work = mkdtempSync(join(tmpdir(), 'sendwell-bounce-'));
+const run = (args: string[], stdin?: string) => runCli(args, { cwd: work, ...(stdin !== undefined ? { stdin } : {}) });
+
+function dsnFor(verp: string, recipient: string): string {
+  return [
+    'From: MAILER-DAEMON@relay.example.test',
+    `To: ${verp}`,
+    'Subject: Undelivered Mail Returned to Sender',
+    'MIME-Version: 1.0',
+    'Content-Type: multipart/report; report-type=delivery-status; boundary="b"',
+    '',
+    '--b',
+    'Content-Type: text/plain',
+    '',
+    'Sorry.',
+    '--b',
+    'Content-Type: message/delivery-status',
+    '',
+    'Reporting-MTA: dns; relay.example.test',
+    '',
+    `Final-Recipient: rfc822; ${recipient}`,
+    'Action: failed',
+    'Status: 5.1.1',
+    'Diagnostic-Code: smtp; 550 5.1.1 user unknown',
+    '',
+    '--b--',
+    '',
+  ].join('\r\n');
+}
+
+describe('bounces from the command line', () => {
+  let srv: TestServer;
+  let cfg: string;
+  const state = join(work, 'state');
+  before(async () => {
+    srv = await startSmtpServer();
+    cfg = join(work, 'sendwell.toml');
+    writeFileSync(cfg, `[relay]\nurl = "${srv.url('smtp', 'tls=never')}"\n[sender]\nfrom = "Jane Doe <jane@example.test>"\n[bounces]\naddress = "bounces@bounces.example.test"\n`);
+  });
+  after(() => srv.close());
+
+  it('sends with a VERP envelope sender, ingests the bounce, suppresses, and refuses the next send with the reason', async () => {
+    const sent = await run(['send', '--config', cfg, '--state-dir', state, '--to', 'gone@example.test', '--subject', 'hello', '--text', 'hi']);
+    assert.equal(sent.code, 0, sent.stderr);
+    const envelopeFrom = srv.messages.at(-1)!.from;
+    assert.match(envelopeFrom, /^bounces\+[a-z2-7]+\.[a-z2-7]{10}@bounces\.example\.test$/);
+    const ingest = await run(['bounce', 'ingest', '--config', cfg, '--state-dir', state, '--recipient', envelopeFrom], dsnFor(envelopeFrom, 'gone@example.test'));
+    assert.equal(ingest.code, 0, ingest.stderr);
+    assert.match(ingest.stdout, /^bounce gone@example\.test \([0-9A-Za-z]{14}\): unknown-user, suppressed$/m);
+    const list = await run(['suppress', 'list', '--config', cfg, '--state-dir', state, '--json']);
+    assert.equal(JSON.parse(list.stdout)[0].address, 'gone@example.test');
+    const again = await run(['send', '--config', cfg, '--state-dir', state, '--to', 'gone@example.test', '--subject', 'hello again', '--text', 'hi', '--json']);
+    assert.equal(again.code, 0, again.stderr);
+    const out = JSON.parse(again.stdout);
+    assert.equal(out.recipients[0].state, 'suppressed');
+    assert.match(out.recipients[0].response, /suppressed since \d{4}-\d\d-\d\d: .*unknown/);
+    const log = await run(['log', '--state-dir', state, '--id', out.queueId]);
+    assert.match(log.stdout, /status=suppressed/);
+  });
+
+  it('never bounces a bounce: garbage and unknown bounces exit 0', async () => {
+    const junk = await run(['bounce', 'ingest', '--config', cfg, '--state-dir', state], 'this is not a mail at all');
+    assert.equal(junk.code, 0, junk.stderr);
+    const unknown = await run(['bounce', 'ingest', '--config', cfg, '--state-dir', state], dsnFor('jane@example.test', 'stranger@example.test'));
+    assert.equal(unknown.code, 0);
+    assert.match(unknown.stdout, /no queued message found/);
+  });
+
+  it('a broken configuration makes the MTA retry (75)', async () => {
+    const broken = join(work, 'broken.toml');
+    writeFileSync(broken, '[relay\n');
+    const r = await run(['bounce', 'ingest', '--config', broken, '--state-dir', state], dsnFor('jane@example.test', 'x@example.test'));
+    assert.equal(r.code, 75);
+  });
+
+  it('suppress add, remove, export and import (CSV)', async () => {
+    const dir = join(work, 'sup');
+    assert.equal((await run(['suppress', 'add', 'manual@example.test', '--reason', 'asked to stop', '--state-dir', dir])).code, 0);
+    const csv = (await run(['suppress', 'export', '--state-dir', dir])).stdout;
+    assert.match(csv, /^address,scope,reason,source,created_at,expires_at\nmanual@example\.test,\*,asked to stop,manual,/);
+    assert.equal((await run(['suppress', 'remove', 'manual@example.test', '--state-dir', dir])).code, 0);
+    assert.match((await run(['suppress', 'list', '--state-dir', dir])).stdout, /no suppressed addresses/);
+    const imp = await run(['suppress', 'import', '-', '--state-dir', dir], `${csv}"quoted, name"@example.test,*,x,import,,\n`.replace('"quoted, name"@example.test', 'second@example.test'));
+    assert.equal(imp.code, 0, imp.stderr);
+    assert.match(imp.stdout, /imported 2 addresses/);
+    const bad = await run(['suppress', 'import', '-', '--state-dir', dir], 'address\nnot-an-address\n');
+    assert.equal(bad.code, 64);
+    assert.match(bad.stderr, /nothing was imported/);
+  });
+});
