@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { SendwellError } from '../errors.js';
 import { SuppressionList } from '../bounce/suppression.js';
 import { loadVerpSecret, verpAddress, type Verp } from '../bounce/verp.js';
+import { classify } from '../bounce/classify.js';
 import { relayOptionsFromConfig, type ResolvedConfig } from '../config/load.js';
 import type { RelayOptions } from '../transport/index.js';
 import { redactUrl } from '../transport/url.js';
@@ -16,7 +17,7 @@ import { DEFAULT_LIMITS, type Limits } from './limits.js';
 import { fileMailLog, type MailLog } from './maillog.js';
 import { postfixSchedule, tableSchedule, type Schedule } from './schedule.js';
 import { openSqliteStore } from './sqlite/index.js';
-import type { NewMessage, QueueStore, RecipientRow } from './store.js';
+import type { NewMessage, Outcome, QueueStore, RecipientRow } from './store.js';
 import { Worker } from './worker.js';
 
 export interface FloodOptions {
@@ -145,6 +146,7 @@ export class QueueService {
       clock: this.clock,
       ...(this.opts.retentionMs !== undefined ? { retentionMs: this.opts.retentionMs } : {}),
       ...(this.opts.verp ? { envelopeSender: (row: RecipientRow) => verpAddress(this.opts.verp!, row.id) } : {}),
+      ...(this.opts.suppression ? { onRefused: (row: RecipientRow, outcome: Outcome) => this.refused(row, outcome) } : {}),
     });
     return this.workerInstance;
   }
@@ -208,6 +210,21 @@ export class QueueService {
       if (holdReason) process.stderr.write(`sendwell: warning: ${res.id} held by the ${holdReason}\n`);
     }
     return { queueId: res.id, existing: res.existing, held: res.existing ? [] : held };
+  }
+
+  /**
+   * A synchronous refusal (RCPT/DATA) is judged like a returned bounce: a
+   * confident 5.1.1 suppresses the address, a policy block does not (R2).
+   */
+  private refused(row: RecipientRow, outcome: Outcome): void {
+    if (!this.opts.suppression || outcome.kind !== 'bounced') return;
+    const c = classify({ confident: true, ...(outcome.dsn ? { status: outcome.dsn } : {}), ...(outcome.code !== undefined ? { code: outcome.code } : {}), diagnostic: outcome.reply });
+    const sender = this.store.message(row.queueId)?.envelopeFrom ?? '';
+    const scope = this.opts.suppression.scopeFor(sender);
+    if (c.suppress === 'now') this.opts.suppression.add(row.address, scope, `${c.reason}: ${outcome.reply}`.slice(0, 500), 'bounce', this.clock());
+    else if (c.suppress === 'count') this.opts.suppression.softBounce(row.address, scope, outcome.reply.slice(0, 500), this.clock());
+    else return;
+    this.log.write({ event: 'notice', time: this.clock(), queueId: row.queueId, level: 'info', text: `<${row.address}> refused at delivery (${c.rule}, ${c.category}): ${c.suppress === 'now' ? 'suppressed' : 'counted towards suppression'}` });
   }
 
   /** The immediate attempt for one message. */

@@ -66,6 +66,8 @@ export interface WorkerOptions {
    * transaction. Not used for the null sender.
    */
   envelopeSender?: (row: RecipientRow, envelopeFrom: string) => string;
+  /** A recipient failed for good at RCPT/DATA: the bounce handling classifies it like a returned bounce. */
+  onRefused?: (row: RecipientRow, outcome: Outcome) => void;
 }
 
 export interface DrainResult {
@@ -405,6 +407,7 @@ export class Worker {
         this.metrics.deferred++;
       } else {
         this.metrics.bounced++;
+        if (outcome.kind === 'bounced' && outcome.code !== undefined) this.opts.onRefused?.(row, outcome);
         this.counts.bounced++;
         this.failedSinceNotify = true;
       }

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { runCli } from '../helpers/cli.js';
-import { startSmtpServer, type TestServer } from '../helpers/smtp-server.js';
+import { smtpReply, startSmtpServer, type TestServer } from '../helpers/smtp-server.js';
 
 const work = mkdtempSync(join(tmpdir(), 'sendwell-bounce-'));
 const run = (args: string[], stdin?: string) => runCli(args, { cwd: work, ...(stdin !== undefined ? { stdin } : {}) });
@@ -42,7 +42,7 @@ describe('bounces from the command line', () => {
   let cfg: string;
   const state = join(work, 'state');
   before(async () => {
-    srv = await startSmtpServer();
+    srv = await startSmtpServer({ onRcptTo: (a) => (a.address.startsWith('dead') ? smtpReply(550, `5.1.1 <${a.address}>: user unknown`) : a.address.startsWith('blocked') ? smtpReply(550, '5.7.1 client host blocked using a block list') : undefined) });
     cfg = join(work, 'sendwell.toml');
     writeFileSync(cfg, `[relay]\nurl = "${srv.url('smtp', 'tls=never')}"\n[sender]\nfrom = "Jane Doe <jane@example.test>"\n[bounces]\naddress = "bounces@bounces.example.test"\n`);
   });
@@ -65,6 +65,14 @@ describe('bounces from the command line', () => {
     assert.match(out.recipients[0].response, /suppressed since \d{4}-\d\d-\d\d: .*unknown/);
     const log = await run(['log', '--state-dir', state, '--id', out.queueId]);
     assert.match(log.stdout, /status=suppressed/);
+  });
+
+  it('a refusal at RCPT is judged like a bounce: 5.1.1 suppresses, a 5.7.1 block does not', async () => {
+    const dir = join(work, 'sync');
+    assert.equal((await run(['send', '--config', cfg, '--state-dir', dir, '--to', 'dead@example.test', '--subject', 'sync', '--text', 'hi'])).code, 0);
+    assert.equal((await run(['send', '--config', cfg, '--state-dir', dir, '--to', 'blocked@example.test', '--subject', 'sync2', '--text', 'hi'])).code, 0);
+    const list = JSON.parse((await run(['suppress', 'list', '--config', cfg, '--state-dir', dir, '--json'])).stdout) as Array<{ address: string }>;
+    assert.deepEqual(list.map((x) => x.address), ['dead@example.test']);
   });
 
   it('never bounces a bounce: garbage and unknown bounces exit 0', async () => {
