@@ -22,6 +22,8 @@ if [ ! -f /etc/postfix/sendwell-ci.pem ]; then
 fi
 
 id sink >/dev/null 2>&1 || useradd --create-home --shell /usr/sbin/nologin sink
+# The bounce mailbox of the round-trip test: bounces+<verp>@example.test lands here.
+id bounces >/dev/null 2>&1 || useradd --create-home --shell /usr/sbin/nologin bounces
 
 postconf -e \
   'inet_interfaces = loopback-only' \
@@ -38,6 +40,7 @@ postconf -e \
   'smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination' \
   'local_recipient_maps = proxy:unix:passwd.byname $alias_maps' \
   'maillog_file = /var/log/postfix.log' \
+  'recipient_delimiter = +' \
   'message_size_limit = 10240000'
 newaliases
 
