@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { SendwellError } from '../errors.js';
+import type { ImapSettings } from '../bounce/imap.js';
 import { relayOptionsFromConfig, type ResolvedConfig } from '../config/load.js';
 import { createMailer, type Mailer } from '../mailer.js';
 import { QueueService } from '../queue/service.js';
@@ -17,7 +18,9 @@ import { lintMessage, policyError } from '../policy/index.js';
 import { maildropPath, type DropFile } from '../queue/maildrop.js';
 import { Pickup, userName } from './pickup.js';
 import { createHttpApi } from './http/index.js';
-import { createSmtpListener } from './smtp/listener.js';
+import { createSmtpListener, type SmtpListenerOptions } from './smtp/listener.js';
+import { SuppressionList } from '../bounce/suppression.js';
+import { loadVerpSecret, parseVerp } from '../bounce/verp.js';
 
 export type LogLevel = 'error' | 'warning' | 'info';
 export type Logger = (level: LogLevel, text: string) => void;
@@ -66,6 +69,7 @@ export class Daemon {
   private stopping: Promise<void> | undefined;
   private upstream: Upstream | undefined;
   private probeTimer: NodeJS.Timeout | undefined;
+  private imapTimer: NodeJS.Timeout | undefined;
   private closers: Array<() => Promise<void>> = [];
 
   private constructor(
@@ -132,6 +136,7 @@ export class Daemon {
         credentials: this.credentials,
         policy: config.policy,
         upstream: () => this.upstream,
+        ...this.bounceOptions(),
         hostname: host,
         onQueued: wake,
         log: (line) => this.log('info', line),
@@ -159,10 +164,47 @@ export class Daemon {
     const pickup = new Pickup(maildropPath(this.service.stateDir), (file, uid) => this.pickup(file, uid), this.log);
     pickup.start();
     this.closers.push(() => pickup.stop());
+    if (config.bounces.imap) this.startImapPolling(config.bounces.imap);
     this.running = this.service.worker.run(this.abort.signal).catch((err) => {
       this.log('error', `worker stopped: ${(err as Error).message}`);
     });
     this.log('info', `worker: delivering via ${this.service.relayName}${capture ? ' (capture mode)' : ''}, state in ${this.service.stateDir}`);
+  }
+
+  /** `[bounces.imap]`: poll now and then every poll_interval (never two polls at once); stops with the daemon. */
+  private startImapPolling(imap: ImapSettings): void {
+    const stop = new AbortController();
+    let inFlight: Promise<void> = Promise.resolve();
+    const poll = async () => {
+      const { pollImap, pollSummary } = await import('../bounce/imap.js');
+      const b = this.options.config.bounces;
+      const suppression = new SuppressionList(this.service.stateDir, b.suppression);
+      try {
+        const verp = b.address ? { address: b.address, secret: loadVerpSecret(b.secretFile ?? join(this.service.stateDir, 'bounce.key')) } : undefined;
+        const r = await pollImap(imap, { store: this.service.store, suppression, ...(verp ? { verp } : {}), log: this.service.log }, { signal: stop.signal });
+        if (r.found > 0) this.log(r.left > 0 ? 'warning' : 'info', `bounce poll: ${pollSummary(r).join('\n')}`);
+      } catch (err) {
+        this.log(err instanceof SendwellError && err.temporary ? 'warning' : 'error', `bounce poll: ${(err as Error).message}${err instanceof SendwellError && err.hint ? ` (${err.hint})` : ''}`);
+      } finally {
+        suppression.close();
+      }
+    };
+    const tick = () => {
+      inFlight = poll().finally(() => {
+        if (!stop.signal.aborted) {
+          this.imapTimer = setTimeout(tick, imap.pollIntervalMs);
+          this.imapTimer.unref();
+        }
+      });
+    };
+    tick();
+    this.log('info', `bounce poll: ${imap.url} every ${Math.round(imap.pollIntervalMs / 1000)}s`);
+    this.closers.push(async () => {
+      stop.abort();
+      if (this.imapTimer) clearTimeout(this.imapTimer);
+      // A poll stops between messages; one stuck on the network is not waited for beyond the grace time.
+      await Promise.race([inFlight, new Promise<void>((r) => setTimeout(r, STOP_GRACE_MS).unref())]);
+    });
   }
 
   /** A message from the maildrop: checked like any submission, queued under the file owner's name. */
@@ -190,6 +232,27 @@ export class Daemon {
     this.log('info', `maildrop: queued ${r.queueId} from ${user} (uid ${uid}) nrcpt=${file.recipients.length}`);
     this.service.worker.wake();
     return { queueId: r.queueId, held: r.held };
+  }
+
+  /**
+   * With a bounce address, the listener takes bounces for its domain from any
+   * relay (null sender, valid VERP address only) and ingests them at once.
+   */
+  private bounceOptions(): Pick<SmtpListenerOptions, 'bounceDomain' | 'acceptBounceRecipient' | 'onBounce'> {
+    const b = this.options.config.bounces;
+    if (!b.address) return {};
+    const base = b.address.toLowerCase();
+    const verp = b.verp ? { address: b.address, secret: loadVerpSecret(b.secretFile ?? join(this.service.stateDir, 'bounce.key')) } : undefined;
+    const suppression = new SuppressionList(this.service.stateDir, b.suppression);
+    this.closers.push(async () => suppression.close());
+    return {
+      bounceDomain: base.slice(base.lastIndexOf('@') + 1),
+      acceptBounceRecipient: (address) => address.toLowerCase() === base || (verp !== undefined && parseVerp(verp, address) !== null),
+      onBounce: async (raw, recipients) => {
+        const { ingestBounce } = await import('../bounce/ingest.js');
+        await ingestBounce(raw, { store: this.service.store, suppression, ...(verp ? { verp } : {}), log: this.service.log }, recipients[0] ? { recipient: recipients[0] } : {});
+      },
+    };
   }
 
   /** For /healthz and `sendwell doctor`. */

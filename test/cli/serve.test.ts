@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { connect } from 'node:net';
 import nodemailer from 'nodemailer';
 import { startSmtpServer, type TestServer } from '../helpers/smtp-server.js';
 import { BIN, runCli } from '../helpers/cli.js';
@@ -161,6 +162,62 @@ describe('sendwell serve', () => {
     assert.match(r.log(), /maildrop: queued [0-9A-Za-z]{14} from root \(uid 0\)/);
     if (asNobody.code === 0) assert.match(r.log(), /maildrop: queued [0-9A-Za-z]{14} from nobody \(uid \d+\)/);
     else assert.ok(process.getuid?.() !== 0 || asNobody.code === -1, `runuser failed: ${asNobody.out}`);
+    assert.equal(await stop(r), 0);
+  });
+
+  it('takes bounces for the bounce domain from any relay (valid VERP only) and ingests them (R2)', async () => {
+    const relay = await startSmtpServer();
+    servers.push(relay);
+    const state = join(work, 'inbound-bounce-state');
+    const cfg = join(work, 'inbound.toml');
+    writeFileSync(cfg, `[smtp]\nlisten = ["127.0.0.1:0"]\nallow_networks = ["127.0.0.1/32"]\n[http]\nlisten = "127.0.0.1:0"\n[relay]\nurl = "${relay.url('smtp', 'tls=never')}"\n[bounces]\naddress = "bounces@bounces.example.test"\n`);
+    const r = await serve(['--config', cfg, '--state-dir', state]);
+    const sent = await run(['send', '--config', cfg, '--state-dir', state, '--from', 'Jane Doe <jane@example.test>', '--to', 'gone@example.test', '--subject', 'will bounce', '--text', 'x']);
+    assert.equal(sent.code, 0, sent.stderr);
+    const deadline = Date.now() + 10_000;
+    while (relay.messages.length === 0 && Date.now() < deadline) await sleep(50);
+    const verpFrom = relay.messages[0]!.from;
+    assert.match(verpFrom, /^bounces\+/);
+    // A relay on another address (127.0.0.2, not in allow_networks) returns the bounce.
+    const dialogue = async (rcpt: string, body: string) => {
+      const sock = connect({ host: '127.0.0.1', port: r.smtpPort, localAddress: '127.0.0.2' });
+      let got = '';
+      sock.on('data', (d) => (got += d));
+      const waitFor = async (re: RegExp) => {
+        const until = Date.now() + 5000;
+        while (!re.test(got) && Date.now() < until) await sleep(20);
+      };
+      await waitFor(/^220 /m);
+      for (const [cmd, re] of [['EHLO mx.example.test', /^250 /m], ['MAIL FROM:<>', /250 2\.1\.0|^250 [^\n]*\n[^]*250 /m]] as const) {
+        got = '';
+        sock.write(`${cmd}\r\n`);
+        await waitFor(re);
+      }
+      got = '';
+      sock.write(`RCPT TO:<${rcpt}>\r\n`);
+      await waitFor(/^\d{3} /m);
+      const rcptReply = got;
+      let dataReply = '';
+      if (/^250/.test(rcptReply)) {
+        got = '';
+        sock.write('DATA\r\n');
+        await waitFor(/^354/m);
+        got = '';
+        sock.write(`${body.replace(/\n/g, '\r\n')}\r\n.\r\n`);
+        await waitFor(/^\d{3} /m);
+        dataReply = got;
+      }
+      sock.end('QUIT\r\n');
+      return { rcptReply, dataReply };
+    };
+    const forged = await dialogue(verpFrom.replace(/\.[a-z2-7]{10}@/, '.aaaaaaaaaa@'), 'x');
+    assert.match(forged.rcptReply, /^550 5\.1\.1 /);
+    const dsn = ['From: MAILER-DAEMON@mx.example.test', `To: ${verpFrom}`, 'Subject: Undelivered Mail Returned to Sender', 'MIME-Version: 1.0', 'Content-Type: multipart/report; report-type=delivery-status; boundary="b"', '', '--b', 'Content-Type: message/delivery-status', '', 'Reporting-MTA: dns; mx.example.test', '', 'Final-Recipient: rfc822; gone@example.test', 'Action: failed', 'Status: 5.1.1', 'Diagnostic-Code: smtp; 550 5.1.1 user unknown', '', '--b--'].join('\n');
+    const ok = await dialogue(verpFrom, dsn);
+    assert.match(ok.rcptReply, /^250 /);
+    assert.match(ok.dataReply, /^250 2\.0\.0 bounce received/);
+    const list = JSON.parse((await run(['suppress', 'list', '--config', cfg, '--state-dir', state, '--json'])).stdout) as Array<{ address: string }>;
+    assert.deepEqual(list.map((x) => x.address), ['gone@example.test']);
     assert.equal(await stop(r), 0);
   });
 

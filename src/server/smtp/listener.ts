@@ -65,6 +65,10 @@ export interface SmtpListenerOptions {
   upstream?: () => UpstreamCapabilities | undefined;
   /** Mail for this domain may come from anywhere with the null sender <> (bounces). */
   bounceDomain?: string;
+  /** Which addresses of the bounce domain exist (valid VERP addresses); others are refused at RCPT. */
+  acceptBounceRecipient?: (address: string) => boolean;
+  /** Consume an inbound bounce instead of queueing it for delivery. */
+  onBounce?: (raw: Buffer, recipients: string[]) => Promise<void>;
   /** For the greeting and the Received header; default: the host name. */
   hostname?: string;
   /** Called after each durable commit (the daemon wakes the worker). */
@@ -306,7 +310,11 @@ export function createSmtpListener(options: SmtpListenerOptions): SmtpListener {
     }
     if (session.user) return cb();
     const sender = session.envelope.mailFrom ? session.envelope.mailFrom.address : undefined;
-    if (bounceDomain && sender === '' && parsed.asciiDomain === bounceDomain) return cb();
+    if (bounceDomain && sender === '' && parsed.asciiDomain === bounceDomain) {
+      // Only VERP addresses with a valid MAC exist; a guessed or forged one is unknown.
+      if (options.acceptBounceRecipient && !options.acceptBounceRecipient(parsed.wire)) return fail(cb, reply(550, '5.1.1', `<${parsed.wire}>: no such bounce address`));
+      return cb();
+    }
     if (options.requireAuth) return fail(cb, REPLIES.authRequired());
     if (!allow.contains(ip)) {
       log(`smtp: ${ip} refused rcpt=<${logValue(address.address)}> from=<${logValue(sender ?? '')}>: relay access denied`);
@@ -372,6 +380,16 @@ export function createSmtpListener(options: SmtpListenerOptions): SmtpListener {
     }
     if (state.gone) return refuse(REPLIES.internal(), 'the client went away before the reply; not queued');
 
+    if (inboundBounce && options.onBounce) {
+      try {
+        await options.onBounce(final, recipients);
+      } catch (err) {
+        return refuse(REPLIES.notQueued((err as Error).message), `bounce not processed: ${(err as Error).message}`);
+      }
+      state.queued++;
+      log(`smtp: ${ip} bounce for ${recipients.map((r) => `<${logValue(r)}>`).join(', ')} processed size=${final.length} id=${receivedId}`);
+      return reply(250, '2.0.0', 'bounce received');
+    }
     const submitter = session.user ? `smtp:${String(session.user)}` : `smtp:${ip}`;
     const subject = body.get('Subject');
     let result;
