@@ -227,6 +227,46 @@ export class QueueService {
     this.log.write({ event: 'notice', time: this.clock(), queueId: row.queueId, level: 'info', text: `<${row.address}> refused at delivery (${c.rule}, ${c.category}): ${c.suppress === 'now' ? 'suppressed' : 'counted towards suppression'}` });
   }
 
+  private grouped: Array<{ s: Submission; resolve: (r: SubmitResult) => void; reject: (e: unknown) => void }> = [];
+
+  /**
+   * Like submit(), but submissions that arrive in the same event-loop turn
+   * share one transaction: one fsync for all, each acknowledged only after it.
+   * The SMTP listener uses this (measured with smtp-source, 8 sessions).
+   */
+  submitGrouped(s: Submission): Promise<SubmitResult> {
+    return new Promise((resolve, reject) => {
+      this.grouped.push({ s, resolve, reject });
+      if (this.grouped.length === 1) setImmediate(() => this.flushGrouped());
+    });
+  }
+
+  private flushGrouped(): void {
+    const batch = this.grouped;
+    this.grouped = [];
+    const results: Array<{ ok: true; r: SubmitResult } | { ok: false; e: unknown }> = [];
+    try {
+      this.store.batch(() => {
+        for (const { s } of batch) {
+          try {
+            results.push({ ok: true, r: this.submit(s) });
+          } catch (e) {
+            results.push({ ok: false, e });
+          }
+        }
+      });
+    } catch (e) {
+      // The commit itself failed: nothing in the batch was saved.
+      for (const b of batch) b.reject(e);
+      return;
+    }
+    batch.forEach((b, i) => {
+      const res = results[i]!;
+      if (res.ok) b.resolve(res.r);
+      else b.reject(res.e);
+    });
+  }
+
   /** The immediate attempt for one message. */
   deliverNow(queueId: string): Promise<RecipientRow[]> {
     return this.worker.deliverMessage(queueId);

@@ -101,6 +101,8 @@ export interface ClaimOptions {
 
 export interface QueueStore {
   enqueue(msg: NewMessage, now: number): EnqueueResult;
+  /** Run `fn` in one write transaction (group commit: one fsync for many enqueues). */
+  batch<T>(fn: () => T): T;
   /** Lease due recipients (queued, or deferred and due); counts the attempt. */
   claim(opts: ClaimOptions): RecipientRow[];
   /** Record outcomes; each is fenced on `owner`. Returns how many were applied. */

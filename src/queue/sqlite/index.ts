@@ -75,6 +75,7 @@ export function openSqliteStore(stateDir: string): QueueStore {
   const cancel = adminOp(db, 'cancel');
   return {
     enqueue: enqueueOp(db),
+    batch: <T>(fn: () => T): T => db.transaction(fn).immediate(),
     claim: claimOp(db),
     complete: completeOp(db),
     heartbeat: heartbeatOp(db),
