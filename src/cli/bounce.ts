@@ -1,6 +1,6 @@
 /**
- * `sendwell bounce ingest` (an MTA alias pipe: `bounces: "|sendwell bounce ingest"`)
- * and `sendwell suppress list|add|remove|import|export`.
+ * `sendwell bounce ingest` (an MTA alias pipe: `bounces: "|sendwell bounce ingest"`),
+ * `sendwell bounce poll` (an IMAP mailbox) and `sendwell suppress list|add|remove|import|export`.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -55,6 +55,37 @@ export async function bounceIngestCommand(flags: BounceFlags, io: Io): Promise<n
     io.stderr(`sendwell bounce ingest: ${(err as Error).message}\n`);
     // Configuration or database trouble: keep the bounce in the MTA's queue.
     return err instanceof SendwellError && !err.temporary && err.code !== 'ECONFIG' && err.code !== 'ESECRET' ? EXIT.OK : EXIT.TEMPFAIL;
+  }
+}
+
+/**
+ * `sendwell bounce poll`: one poll of the `[bounces.imap]` mailbox. Exit 0 when
+ * every message was handled, 75 when the server cannot be reached or messages
+ * were left for the next poll, 77 when the login (or the password) fails, 78
+ * when `[bounces.imap]` is missing or invalid.
+ */
+export async function bouncePollCommand(flags: BounceFlags, io: Io): Promise<number> {
+  const config = loadConfig(flags.config ? { path: flags.config } : {});
+  const imap = config.bounces.imap;
+  if (!imap) {
+    throw new SendwellError('ECONFIG', `${config.source ?? 'the configuration'} has no [bounces.imap] table`, {
+      hint: 'add [bounces.imap] with url = "imaps://user@host" and password_file, password_env or password_command (see the README, Bounces)',
+    });
+  }
+  const stateDir = resolveStateDir(flags.stateDir, config);
+  const { pollImap, pollSummary } = await import('../bounce/imap.js');
+  const store = openSqliteStore(stateDir);
+  const suppression = new SuppressionList(stateDir, config.bounces.suppression);
+  try {
+    const b = config.bounces;
+    const verp = b.address ? { address: b.address, secret: loadVerpSecret(b.secretFile ?? join(stateDir, 'bounce.key')) } : undefined;
+    const result = await pollImap(imap, { store, suppression, ...(verp ? { verp } : {}), log: fileMailLog(stateDir) });
+    if (flags.json) io.stdout(`${JSON.stringify(result)}\n`);
+    else io.stdout(`${pollSummary(result).join('\n')}\n`);
+    return result.left > 0 ? EXIT.TEMPFAIL : EXIT.OK;
+  } finally {
+    store.close();
+    suppression.close();
   }
 }
 

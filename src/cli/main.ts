@@ -136,7 +136,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
       setExit(await tokensCommand(action, arg, flags, io));
     });
 
-  const bounce = program.command('bounce').description('bounces (R2, R5): ingest one from stdin (for an MTA alias pipe)');
+  const bounce = program.command('bounce').description('bounces (R2, R5): ingest one from stdin (for an MTA alias pipe), or poll an IMAP mailbox');
   bounce
     .command('ingest')
     .description('read one bounce on stdin, match it to its message, classify it, suppress dead addresses (exit 0, or 75 to make the MTA retry)')
@@ -147,6 +147,16 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .action(async (flags: BounceFlags) => {
       const { bounceIngestCommand } = await import('./bounce.js');
       setExit(await bounceIngestCommand(flags, io));
+    });
+  bounce
+    .command('poll')
+    .description('poll the [bounces.imap] mailbox once: ingest every message, move handled ones to processed_folder (exit 0; 75 server unreachable or messages left; 77 login failed; 78 config)')
+    .addOption(stateDirOpt())
+    .option('--config <file>', 'config file')
+    .option('--json', 'machine-readable summary')
+    .action(async (flags: BounceFlags) => {
+      const { bouncePollCommand } = await import('./bounce.js');
+      setExit(await bouncePollCommand(flags, io));
     });
 
   program

@@ -7,6 +7,7 @@ import { SendwellError } from '../errors.js';
 import type { PolicyOptions } from '../policy/types.js';
 import type { Limits } from '../queue/limits.js';
 import type { SuppressionPolicy } from '../bounce/suppression.js';
+import { parseImapUrl, type ImapSettings } from '../bounce/imap.js';
 import type { PasswordSource } from '../transport/secrets.js';
 import type { RelayOptions } from '../transport/index.js';
 import type { DsnOptions } from '../transport/types.js';
@@ -57,7 +58,7 @@ export interface ResolvedConfig {
   /** `sendwell serve`: the HTTP API. */
   http: { listen: string; maxBodyBytes: number };
   /** Bounce handling: VERP base address and key file, suppression policy. */
-  bounces: { address?: string; verp: boolean; secretFile?: string; suppression: SuppressionPolicy };
+  bounces: { address?: string; verp: boolean; secretFile?: string; suppression: SuppressionPolicy; imap?: ImapSettings };
   /** [aliases], keys lower-cased: local name → targets (addresses or other aliases). */
   aliases: Record<string, string[]>;
   /** [sendmail]: the drop-in's local-recipient and loop settings. */
@@ -141,6 +142,32 @@ function passwordSource(file: ConfigFile, source: string | null): PasswordSource
     return { value: r.password };
   }
   return undefined;
+}
+
+/** `[bounces.imap]`: the URL (no password in it, R11), exactly one password source, files relative to the config file. */
+function imapSettings(imap: NonNullable<ConfigFile['bounces']['imap']>, source: string | null): ImapSettings {
+  const where = source ?? 'config';
+  const target = parseImapUrl(imap.url);
+  const given = [imap.password_file && 'password_file', imap.password_env && 'password_env', imap.password_command && 'password_command'].filter(Boolean);
+  if (given.length > 1) throw new SendwellError('ECONFIG', `${where}: bounces.imap has ${given.join(' and ')}; give only one`, { hint: 'keep the one you use' });
+  const path = (p: string) => (source ? resolve(dirname(source), p) : p);
+  const password: PasswordSource | undefined = imap.password_file ? { file: path(imap.password_file) } : imap.password_env ? { env: imap.password_env } : imap.password_command ? { command: imap.password_command } : undefined;
+  if (!password) {
+    throw new SendwellError('ECONFIG', `${where}: bounces.imap has no password`, {
+      hint: 'set one of password_file (mode 0600), password_env or password_command in [bounces.imap] (R11: never in the URL)',
+    });
+  }
+  if (imap.folder === imap.processed_folder) {
+    throw new SendwellError('ECONFIG', `${where}: bounces.imap.folder and processed_folder are both ${JSON.stringify(imap.folder)}`, { hint: 'processed messages are moved out of folder: give processed_folder another name' });
+  }
+  return {
+    ...target,
+    password,
+    folder: imap.folder,
+    processedFolder: imap.processed_folder,
+    pollIntervalMs: parseDuration(imap.poll_interval)!,
+    ...(imap.ca_file ? { caFile: path(imap.ca_file) } : {}),
+  };
 }
 
 /** Turn a validated file into the units the code uses. */
@@ -248,6 +275,7 @@ export function resolveConfig(file: ConfigFile, source: string | null): Resolved
     },
     ...(b.address ? { address: b.address } : {}),
     ...(b.secret_file ? { secretFile: source ? resolve(dirname(source), b.secret_file) : b.secret_file } : {}),
+    ...(b.imap ? { imap: imapSettings(b.imap, source) } : {}),
   };
   const out: ResolvedConfig = { source, file, relay, sender, policy, dsn, queue, limits, flood, logStderr: file.log.stderr, aliases, sendmail, relayConfigured: false, smtp, http, bounces };
   if (file.state_dir) out.stateDir = source ? resolve(dirname(source), file.state_dir) : file.state_dir;

@@ -116,6 +116,23 @@ export const configSchema = z
         soft_bounce_threshold: z.number().int().min(1),
         soft_bounce_window: duration,
         suppression_expiry: z.union([duration, z.literal('never')]),
+        /** A bounce mailbox polled over IMAP (`sendwell bounce poll`, and inside `sendwell serve`). */
+        imap: z
+          .object({
+            /** "imaps://user@host[:port]" (993) or "imap://user@host[:port]" (143, STARTTLS required); never a password. */
+            url: z.string().min(1),
+            password_file: z.string().min(1).optional(),
+            password_env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'is not an environment variable name').optional(),
+            password_command: z.string().min(1).optional(),
+            /** CA certificates (PEM) trusted in addition to the system's. */
+            ca_file: z.string().min(1).optional(),
+            folder: z.string().min(1).default('INBOX'),
+            /** Handled messages are moved here (created when missing); nothing is deleted. */
+            processed_folder: z.string().min(1).default('sendwell-processed'),
+            poll_interval: duration.default('5m'),
+          })
+          .strict()
+          .optional(),
       })
       .strict(),
     smtp: z
