@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { freePort, startSmtpServer, type TestServer } from '../helpers/smtp-server.js';
+import { runCli } from '../helpers/cli.js';
 
 const SENDMAIL = new URL('../../dist/cli/sendmail-bin.js', import.meta.url).pathname;
 const SENDWELL = new URL('../../dist/cli/bin.js', import.meta.url).pathname;
@@ -26,23 +27,8 @@ interface Run {
   stderr: string;
 }
 
-function run(args: string[], opts: { stdin?: string | Buffer; env?: Record<string, string>; bin?: string[] } = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...(opts.bin ?? [SENDMAIL]), ...args], {
-      cwd,
-      env: { PATH: process.env.PATH ?? '', TZ: 'UTC', ...opts.env },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.on('error', () => undefined); // the drop-in may stop reading at a lone dot
-    child.stdin.end(opts.stdin ?? '');
-  });
-}
+const run = (args: string[], opts: { stdin?: string | Buffer; env?: Record<string, string>; bin?: string[] } = {}): Promise<Run> =>
+  runCli(args, { cwd, script: opts.bin?.[0] ?? SENDMAIL, ...(opts.env ? { env: opts.env } : {}), ...(opts.stdin !== undefined ? { stdin: opts.stdin } : {}) });
 
 let n = 0;
 /** A fresh config, queue and HOME per test, so duplicate holds and rate limits never mix. */
