@@ -12,11 +12,12 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { rootCertificates } from 'node:tls';
 import { ImapFlow } from 'imapflow';
 import { BIN, runCli } from '../helpers/cli.js';
 import { startSmtpServer, type TestServer } from '../helpers/smtp-server.js';
@@ -32,41 +33,17 @@ const tag = `${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
 const FOLDER = `it-${tag}`;
 const PROCESSED = `it-${tag}-done`;
 
-function dsnFor(verp: string, recipient: string): string {
-  return [
-    'From: Mail Delivery System <MAILER-DAEMON@relay.example.test>',
-    `To: ${verp}`,
-    // What the bounce mailbox's MTA records as the envelope recipient: the VERP address.
-    `Delivered-To: ${verp}`,
-    'Subject: Undelivered Mail Returned to Sender',
-    `Date: ${new Date().toUTCString()}`,
-    `Message-ID: <dsn-${tag}@relay.example.test>`,
-    'Auto-Submitted: auto-replied',
-    'MIME-Version: 1.0',
-    'Content-Type: multipart/report; report-type=delivery-status; boundary="b"',
-    '',
-    '--b',
-    'Content-Type: text/plain',
-    '',
-    'Your message could not be delivered.',
-    '--b',
-    'Content-Type: message/delivery-status',
-    '',
-    'Reporting-MTA: dns; relay.example.test',
-    '',
-    `Final-Recipient: rfc822; ${recipient}`,
-    'Action: failed',
-    'Status: 5.1.1',
-    'Diagnostic-Code: smtp; 550 5.1.1 <' + recipient + '>: user unknown',
-    '',
-    '--b--',
-    '',
-  ].join('\r\n');
+/**
+ * A real Postfix DSN from the fixture corpus (it has the X-Original-To and
+ * Delivered-To a mailbox's MTA adds), re-addressed to this run's VERP sender
+ * and recipient.
+ */
+function dsnFor(verp: string, recipient: string): Buffer {
+  const text = readFileSync(new URL('../fixtures/bounces/postfix-dsn.eml', import.meta.url), 'latin1');
+  return Buffer.from(text.replaceAll('bounces+bq.k3m5n7p2r4@bounces.example.org', verp).replaceAll('j.doe@example.org', recipient), 'latin1');
 }
 
 async function imap<T>(fn: (c: ImapFlow) => Promise<T>): Promise<T> {
-  const { readFileSync } = await import('node:fs');
-  const { rootCertificates } = await import('node:tls');
   const c = new ImapFlow({ host: '127.0.0.1', port: 993, secure: true, auth: { user: USER, pass: PASSWORD }, tls: { ca: [...rootCertificates, readFileSync(CA_FILE, 'utf8')] }, logger: false });
   c.on('error', () => undefined);
   await c.connect();
@@ -109,7 +86,7 @@ describe('IMAP bounce polling against Dovecot', { skip: enabled ? false : 'set S
     assert.equal(sent.code, 0, sent.stderr);
     const verp = srv.messages.at(-1)!.from;
     assert.match(verp, /^bounces\+[a-z2-7]+\.[a-z2-7]{10}@bounces\.example\.test$/);
-    await imap((c) => c.append(FOLDER, Buffer.from(dsnFor(verp, 'gone@example.test'))));
+    await imap((c) => c.append(FOLDER, dsnFor(verp, 'gone@example.test')));
 
     const poll = await run(['bounce', 'poll', '--config', config, '--state-dir', state, '--json']);
     assert.equal(poll.code, 0, `${poll.stdout}\n${poll.stderr}`);
@@ -144,7 +121,7 @@ describe('IMAP bounce polling against Dovecot', { skip: enabled ? false : 'set S
     try {
       // Appended after the daemon started: a later poll picks it up.
       await sleep(1500);
-      await imap((c) => c.append(FOLDER, Buffer.from(dsnFor(verp, 'served@example.test'))));
+      await imap((c) => c.append(FOLDER, dsnFor(verp, 'served@example.test')));
       const end = Date.now() + 20_000;
       while (Date.now() < end && !/bounce poll: .*1 processed/.test(stderr)) await sleep(200);
       assert.match(stderr, /bounce poll: imaps:\/\/bounces@127\.0\.0\.1:993 .*1 message, 1 processed/, stderr);
