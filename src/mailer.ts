@@ -7,6 +7,7 @@ import { dropMessage, runningMaildrop } from './queue/maildrop.js';
 import { composeMail, type ComposedMessage, type Mail } from './message/compose.js';
 import type { AddressInput } from './message/address.js';
 import { DEFAULT_POLICY, lintMessage, policyError } from './policy/index.js';
+import { DEFAULT_SPAM, spamFindings, spamPreflight, spamRefusal, type SpamOptions, type SpamReport } from './policy/spam/index.js';
 
 export { policyError };
 import type { Finding, LintReport, PolicyOptions } from './policy/types.js';
@@ -51,6 +52,12 @@ export interface MailerOptions {
    * maildrop (default true), so all local users share its queue, limits and log.
    */
   maildrop?: boolean;
+  /**
+   * The spam preflight (R6; config `[spam]`): the built-in rules always run in `send()`;
+   * spamd/rspamd when given. Above `threshold` (5.0) `send()` adds a warning finding
+   * (`action: 'warn'`, default) or throws EPOLICY (`'refuse'`).
+   */
+  spam?: Partial<SpamOptions>;
 }
 
 export interface SendOptions {
@@ -107,6 +114,8 @@ export interface Mailer {
   compose(mail: Mail): Promise<ComposedMessage>;
   /** Lint a mail (composed first) or any raw RFC 5322 message. */
   lint(mailOrRaw: Mail | Buffer | string): Promise<LintReport>;
+  /** The spam preflight (R6) of a mail (composed first) or a raw message: built-in score and configured scanners. */
+  spamCheck(mailOrRaw: Mail | Buffer | string): Promise<SpamReport>;
   close(): Promise<void>;
 }
 
@@ -124,6 +133,7 @@ export function createMailer(options: MailerOptions = {}): Mailer {
   const config = options.config;
   const policy: PolicyOptions = { ...DEFAULT_POLICY, ...config?.policy, ...options.policy };
   const clock = options.clock ?? (() => new Date());
+  const spam: SpamOptions = { ...DEFAULT_SPAM, ...config?.spam, ...options.spam };
   const dsn = options.dsn ?? config?.dsn;
   let transport: Transport | undefined = options.transport;
   const stateDir = options.stateDir ?? config?.stateDir;
@@ -188,6 +198,11 @@ export function createMailer(options: MailerOptions = {}): Mailer {
       }
       return lintComposed(await compose(mailOrRaw));
     },
+    async spamCheck(mailOrRaw) {
+      if (typeof mailOrRaw === 'string' || Buffer.isBuffer(mailOrRaw)) return spamPreflight(mailOrRaw, spam, { now: clock() });
+      const m = await compose(mailOrRaw);
+      return spamPreflight(m.raw, spam, { now: clock(), envelope: { from: m.envelope.from, to: m.envelope.to } });
+    },
     get queue() {
       return getQueue();
     },
@@ -195,6 +210,10 @@ export function createMailer(options: MailerOptions = {}): Mailer {
       const composed = await compose(mail);
       const report = await lintComposed(composed);
       if (!report.ok) throw policyError(report);
+      // R6: score it like a spam filter would; scanner trouble is a warning, never a failure.
+      const spamReport = await spamPreflight(composed.raw, spam, { now: clock(), envelope: { from: composed.envelope.from, to: composed.envelope.to } });
+      if (spamReport.over && spam.action === 'refuse') throw spamRefusal(spamReport);
+      const findings = [...report.findings, ...spamFindings(spamReport)];
       const drop = stateDir && options.maildrop !== false ? runningMaildrop(stateDir) : null;
       if (drop) {
         const ack = await dropMessage(drop, {
@@ -212,7 +231,7 @@ export function createMailer(options: MailerOptions = {}): Mailer {
           accepted: [],
           rejected: [],
           relay: { relay: `sendwell serve (maildrop ${drop})` },
-          findings: report.findings,
+          findings,
           ...(ack?.ok ? { queueId: ack.queueId, held: ack.held } : {}),
           viaDaemon: true,
         };
@@ -239,7 +258,7 @@ export function createMailer(options: MailerOptions = {}): Mailer {
           accepted: recipients.filter((r) => r.status === 'accepted').map((r) => r.address),
           rejected: recipients.filter((r) => r.status === 'rejected' && !r.temporary).map((r) => r.address),
           relay: { relay: q.relayName },
-          findings: report.findings,
+          findings,
           queueId: submitted.queueId,
           existing: submitted.existing,
           held: submitted.held,
@@ -257,7 +276,7 @@ export function createMailer(options: MailerOptions = {}): Mailer {
         accepted: result.recipients.filter((r) => r.status === 'accepted').map((r) => r.address),
         rejected: result.recipients.filter((r) => r.status === 'rejected').map((r) => r.address),
         relay: result.info,
-        findings: report.findings,
+        findings,
       };
       if (result.response !== undefined) out.response = result.response;
       if (result.relayQueueId !== undefined) out.relayQueueId = result.relayQueueId;

@@ -6,16 +6,26 @@ import { PRESETS, presetTitle, renderPreset, type Preset } from '../config/prese
 import { parseConfigText } from '../config/load.js';
 import { createMailer } from '../mailer.js';
 import { formatReport, reportToJSON } from '../policy/index.js';
+import { formatSpamReport, spamFindings, spamReportToJSON } from '../policy/spam/index.js';
 import { readInput } from './input.js';
 import type { Io } from './output.js';
 
 export async function lintCommand(file: string, flags: { json?: boolean; config?: string }, io: Io): Promise<number> {
   const config = loadConfig(flags.config ? { path: flags.config } : {});
   const raw = await readInput(file, 'message file');
-  const report = await createMailer({ config }).lint(raw);
-  if (flags.json) io.stdout(`${JSON.stringify(reportToJSON(report), null, 2)}\n`);
-  else io.stdout(formatReport(report));
-  return report.ok ? EXIT.OK : EXIT.DATAERR;
+  const mailer = createMailer({ config });
+  const report = await mailer.lint(raw);
+  // R6: the spam score (built-in rules, and spamd/rspamd when [spam] names them).
+  const spam = await mailer.spamCheck(raw);
+  const spamWarnings = spamFindings(spam);
+  const full = { ...report, findings: [...report.findings, ...spamWarnings], warnings: report.warnings + spamWarnings.length };
+  const refused = spam.over && spam.action === 'refuse';
+  if (flags.json) {
+    const json = reportToJSON(full);
+    const { score: _score, ...details } = spamReportToJSON(spam);
+    io.stdout(`${JSON.stringify({ ...json, ok: json.ok && !refused, score: spam.score, spam: details }, null, 2)}\n`);
+  } else io.stdout(`${formatReport(full)}${formatSpamReport(spam)}`);
+  return report.ok && !refused ? EXIT.OK : EXIT.DATAERR;
 }
 
 export function initCommand(flags: { preset?: string; host?: string; from?: string; output: string; force?: boolean }, io: Io): number {

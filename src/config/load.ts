@@ -5,6 +5,7 @@ import { parse as parseToml, stringify as stringifyToml } from 'smol-toml';
 import type { z } from 'zod';
 import { SendwellError } from '../errors.js';
 import type { PolicyOptions } from '../policy/types.js';
+import type { SpamOptions } from '../policy/spam/preflight.js';
 import type { Limits } from '../queue/limits.js';
 import type { SuppressionPolicy } from '../bounce/suppression.js';
 import { parseImapUrl, type ImapSettings } from '../bounce/imap.js';
@@ -63,6 +64,8 @@ export interface ResolvedConfig {
   aliases: Record<string, string[]>;
   /** [sendmail]: the drop-in's local-recipient and loop settings. */
   sendmail: { appendDomain?: string; maxHops: number };
+  /** [spam]: the spam preflight (R6). */
+  spam?: SpamOptions;
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -279,6 +282,7 @@ export function resolveConfig(file: ConfigFile, source: string | null): Resolved
   };
   const out: ResolvedConfig = { source, file, relay, sender, policy, dsn, queue, limits, flood, logStderr: file.log.stderr, aliases, sendmail, relayConfigured: false, smtp, http, bounces };
   if (file.state_dir) out.stateDir = source ? resolve(dirname(source), file.state_dir) : file.state_dir;
+  if (file.spam) out.spam = { threshold: file.spam.threshold, action: file.spam.action, ...(file.spam.spamd ? { spamd: file.spam.spamd } : {}), ...(file.spam.rspamd ? { rspamd: file.spam.rspamd } : {}) };
   return out;
 }
 

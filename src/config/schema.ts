@@ -174,6 +174,18 @@ export const configSchema = z
         max_hops: z.number().int().min(1).max(100),
       })
       .strict(),
+    /** The spam preflight (R6): built-in rules always; spamd and rspamd when configured. */
+    spam: z
+      .object({
+        /** SpamAssassin's spamd, "host:port" (spamc protocol). */
+        spamd: z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?$/, 'is not "host:port"; write e.g. "127.0.0.1:783"').optional(),
+        /** rspamd's normal worker, e.g. "http://127.0.0.1:11333" (POST /checkv2). */
+        rspamd: z.string().regex(/^https?:\/\/[^\s/]+(\/\S*)?$/, 'is not an http:// URL; write e.g. "http://127.0.0.1:11333"').optional(),
+        /** Above this score `send` warns or refuses. */
+        threshold: z.number().min(0),
+        action: z.enum(['warn', 'refuse']),
+      })
+      .strict(),
   })
   .strict();
 
@@ -251,6 +263,8 @@ export const DEFAULTS = {
   },
   aliases: {},
   sendmail: { max_hops: 25 },
+  // SpamAssassin's required_score; warn only: a preflight must not stop mail on its own.
+  spam: { threshold: 5.0, action: 'warn' },
 } satisfies ConfigFile;
 
 /** Keys whose values are secrets and are redacted by `sendwell config`. */
