@@ -137,11 +137,15 @@ describe('sendwell CLI', () => {
     assert.equal(queued.code, 0, queued.stderr);
     assert.match(queued.stdout, /1 delivered, 1 bounced \(a notice goes to the sender\)/);
     const before = srv.received.length;
-    const r = await run(['send', ...FROM, '--to', 'bob@example.test', '--to', 'unknown.user@example.test', '--subject', 's2', '--text', 't', '--wait', '--relay', `smtp://127.0.0.1:${srv.port}?tls=never`]);
+    const r = await run(['send', ...FROM, '--to', 'bob@example.test', '--to', 'unknown.other@example.test', '--subject', 's2', '--text', 't', '--wait', '--relay', `smtp://127.0.0.1:${srv.port}?tls=never`]);
     assert.equal(r.code, 67, r.stdout + r.stderr);
     assert.match(r.stdout, /delivered\s+bob@example\.test/);
-    assert.match(r.stdout, /bounced\s+unknown\.user@example\.test\s+550 5\.1\.1/);
+    assert.match(r.stdout, /bounced\s+unknown\.other@example\.test\s+550 5\.1\.1/);
     assert.deepEqual(srv.received[before]!.to, ['bob@example.test']);
+    // The first 5.1.1 suppressed the address: the next send does not try it again (R2).
+    const again = await run(['send', ...FROM, '--to', 'unknown.user@example.test', '--subject', 's2b', '--text', 't', '--relay', `smtp://127.0.0.1:${srv.port}?tls=never`]);
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stdout, /suppressed\s+unknown\.user@example\.test\s+suppressed since/);
   });
 
   it('with --wait or --no-queue: all refused permanently 67, temporarily 75', async () => {
