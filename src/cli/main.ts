@@ -11,6 +11,7 @@ import type { ServeFlags } from './serve.js';
 import type { BounceFlags } from './bounce.js';
 import type { TokensFlags } from './tokens.js';
 import type { UsersAction, UsersFlags } from './users.js';
+import type { DoctorFlags } from './doctor.js';
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 
@@ -172,6 +173,26 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .action(async (action: string, arg: string | undefined, flags: BounceFlags & { reason?: string; scope?: string }) => {
       const { suppressCommand } = await import('./bounce.js');
       setExit(await suppressCommand(action, arg, flags, io));
+    });
+
+  program
+    .command('doctor')
+    .description('check the setup: config, secrets (R11), queue, relay (TLS, AUTH, RCPT probe), sender domain DNS (exit 0 nothing failed; 69 a check failed; 78 config error)')
+    .addOption(stateDirOpt())
+    .option('--config <file>', 'config file')
+    .option('--relay <url>', 'relay URL, overrides [relay] url')
+    .option('--rcpt <address>', 'recipient for the RCPT probe (default: postmaster@ the sender domain)')
+    .option('--no-dns', 'skip the DNS checks of the sender domain')
+    .option('--outbound-ip <ip>', 'an address receivers see the mail come from, to look for in SPF (repeatable)', collect, [])
+    .option('--send-test <address>', 'really send a short test mail to ADDRESS (no queue)')
+    .option('--spam-test', 'score a sample mail with the built-in rules and the configured scanners (R6)')
+    .option('--bounce-test', 'send a probe that must bounce through the queue and wait until the bounce is matched (R5)')
+    .option('--probe <address>', 'address for --bounce-test (default: a random local part at the sender domain)')
+    .option('--timeout <duration>', 'how long --bounce-test waits (default 120 s)')
+    .option('--json', 'machine-readable output')
+    .action(async (flags: DoctorFlags) => {
+      const { doctorCommand } = await import('./doctor.js');
+      setExit(await doctorCommand(flags, io));
     });
 
   program
