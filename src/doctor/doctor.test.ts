@@ -10,6 +10,9 @@ import { testPki } from '../../test/helpers/tls.js';
 import { dnsChecks, ip4InRange, parseSpf, type DnsResolver } from './dns.js';
 import { formatDoctor, runDoctor, type DoctorOptions, type DoctorReport } from './index.js';
 import { secretFileCheck } from './local.js';
+import { certCheck } from './relay.js';
+import type { PeerCertificate } from 'node:tls';
+import { parseRelayUrl, type SmtpTarget } from '../transport/url.js';
 
 const work = mkdtempSync(join(tmpdir(), 'sendwell-doctor-'));
 after(() => rmSync(work, { recursive: true, force: true }));
@@ -91,6 +94,30 @@ describe('doctor: relay', () => {
     const r = await doctor(config(`[relay]\nurl = "${srv.url('smtps')}"\nca_file = "${testPki().caFile}"\n${SENDER}`));
     assert.equal(byId(r, 'relay.tls')?.status, 'fail');
     assert.match(byId(r, 'relay.tls')!.detail, /not valid for 127\.0\.0\.1/);
+  });
+
+  it('opportunistic smtp:// with a self-signed certificate: a warning, not a failure', async () => {
+    const srv = await server({ tls: 'starttls', cert: 'selfSigned' });
+    const r = await doctor(config(`[relay]\nurl = "${srv.url('smtp')}"\n${SENDER}`));
+    const t = byId(r, 'relay.tls')!;
+    assert.equal(t.status, 'warn', t.detail);
+    assert.match(t.detail, /not trusted: .*opportunistic/);
+    assert.equal(byId(r, 'relay.envelope')?.status, 'ok');
+    assert.equal(r.ok, true);
+  });
+
+  it('days to expiry: a warning under 14 days', () => {
+    const target = parseRelayUrl('smtps://mail.example.test') as SmtpTarget;
+    const now = Date.parse('2026-01-01T00:00:00Z');
+    const cert = (validTo: string) => ({ valid_to: validTo, subject: { CN: 'mail.example.test' }, subjectaltname: 'DNS:mail.example.test' }) as unknown as PeerCertificate;
+    const soon = certCheck(target, { stage: 'done', cert: cert('Jan 10 00:00:00 2026 GMT') }, now);
+    assert.equal(soon.status, 'warn');
+    assert.match(soon.detail, /expires in 9 day\(s\)/);
+    const fine = certCheck(target, { stage: 'done', cert: cert('Jun 10 00:00:00 2026 GMT') }, now);
+    assert.equal(fine.status, 'ok');
+    assert.match(fine.detail, /160 days to expiry/);
+    const wrong = certCheck(parseRelayUrl('smtps://other.example.test') as SmtpTarget, { stage: 'done', cert: cert('Jun 10 00:00:00 2026 GMT') }, now);
+    assert.equal(wrong.status, 'fail');
   });
 
   it('a refused connection: ✗ with a fix naming host and port', async () => {

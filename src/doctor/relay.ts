@@ -29,7 +29,7 @@ export interface RelayCheckOptions {
 const WARN_DAYS = 14;
 const DAY_MS = 86_400_000;
 
-interface RawProbe {
+export interface RawProbe {
   greeting?: string;
   extensions?: string[];
   cert?: tls.PeerCertificate;
@@ -158,7 +158,7 @@ async function rawProbe(target: SmtpTarget, ca: string | undefined, timeoutMs: n
   }
 }
 
-function certCheck(target: SmtpTarget, p: RawProbe, now: number): Check {
+export function certCheck(target: SmtpTarget, p: RawProbe, now: number): Check {
   const title = `TLS certificate of ${target.host}`;
   const required = target.verify;
   const bad = required ? 'fail' : 'warn';
