@@ -102,6 +102,21 @@ describe('sendwell doctor (CLI)', () => {
     assert.equal(r.code, 0);
   });
 
+  it('queue health: the flood brake\'s holds say that sending is paused and how to resume', async () => {
+    const state = join(work, 's6');
+    const flood = join(work, 'flood.toml');
+    writeFileSync(flood, `[relay]\nurl = "${srv.url('smtp', 'tls=never')}"\n[sender]\nfrom = "jane@example.test"\n[limits.flood]\nmessages = 1\n`);
+    for (const to of ['a@example.test', 'b@example.test', 'c@example.test']) {
+      const q = await run(['send', '--config', flood, '--state-dir', state, '--queue-only', '--to', to, '--subject', 'x', '--text', `x ${to}`]);
+      assert.equal(q.code, 0, q.stderr);
+    }
+    const r = await run(['doctor', '--config', flood, '--state-dir', state, '--no-dns', '--json']);
+    const queue = (JSON.parse(r.stdout) as Json).checks.find((c) => c.id === 'queue')!;
+    assert.equal(queue.status, 'warn', queue.detail);
+    assert.match(queue.detail, /by the flood brake: sending is paused/);
+    assert.match(queue.fix, /sendwell queue resume/);
+  });
+
   it('--bounce-test: the probe goes out through the queue, the bounce is ingested, doctor reports the round trip', async () => {
     const state = join(work, 's4');
     const probe = 'doctor-probe@example.test';

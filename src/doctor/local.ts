@@ -2,6 +2,7 @@
 import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { ResolvedConfig } from '../config/load.js';
+import { FLOOD_REASON_PREFIX } from '../queue/service.js';
 import { check, type Check } from './types.js';
 
 /** A secret file must exist and be readable by its owner only (0600/0400, R11). */
@@ -88,8 +89,9 @@ export async function queueCheck(stateDir: string, now = Date.now()): Promise<Ch
     const problems: string[] = [];
     const fixes: string[] = [];
     if (counts.held > 0) {
-      problems.push(`${counts.held} recipient(s) held`);
-      fixes.push('see why with `sendwell queue`, then `sendwell queue release ID` (or --all)');
+      const flood = pending.flatMap((p) => p.recipients).filter((r) => r.state === 'held' && r.lastReason?.startsWith(FLOOD_REASON_PREFIX)).length;
+      problems.push(`${counts.held} recipient(s) held${flood ? ` (${flood} by the flood brake: sending is paused)` : ''}`);
+      fixes.push(flood ? 'if the burst was intended, `sendwell queue resume` releases the flood brake\'s holds (R8); `sendwell queue` shows the others' : 'see why with `sendwell queue`, then `sendwell queue release ID` (or --all)');
     }
     if (counts.deferred > DEFERRED_PILE || deferredAge > DEFERRED_AGE_MS) {
       problems.push(counts.deferred > DEFERRED_PILE ? `deferred mail is piling up (${counts.deferred} > ${DEFERRED_PILE})` : `deferred mail waits for more than 1 h (oldest ${age(deferredAge)})`);
