@@ -20,16 +20,23 @@ export async function defaultResolver(): Promise<DnsResolver> {
 }
 
 /** "No such record" answers; everything else means we could not ask. */
-const MISSING = new Set(['ENODATA', 'ENOTFOUND_RECORD']);
+const MISSING = new Set(['ENODATA']);
 
 class NoDns extends Error {}
 
-async function lookup<T>(fn: () => Promise<T[]>): Promise<T[]> {
+/** Once DNS is found unreachable, the remaining lookups are not tried (each would wait for its time-out). */
+interface Lookups {
+  down?: string;
+}
+
+async function lookup<T>(state: Lookups, fn: () => Promise<T[]>): Promise<T[]> {
+  if (state.down) throw new NoDns(state.down);
   try {
     return await fn();
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? '';
     if (MISSING.has(code)) return [];
+    if (['ECONNREFUSED', 'ETIMEOUT', 'ETIMEDOUT', 'ECANCELLED'].includes(code)) state.down = code;
     throw new NoDns(code || (err as Error).message);
   }
 }
@@ -82,15 +89,16 @@ export interface DnsCheckOptions {
 export async function dnsChecks(resolver: DnsResolver, o: DnsCheckOptions): Promise<Check[]> {
   const { domain } = o;
   const out: Check[] = [];
+  const st: Lookups = {};
   // MX or A: can bounces reach the envelope sender's domain?
   const mxTitle = `MX or A record for ${domain}`;
   try {
-    const mx = await lookup(() => resolver.resolveMx(domain));
+    const mx = await lookup(st, () => resolver.resolveMx(domain));
     if (mx.length) {
       const hosts = mx.sort((a, b) => a.priority - b.priority).map((m) => `${m.exchange} (${m.priority})`);
       out.push(check('dns.mx', 'ok', mxTitle, `MX ${hosts.join(', ')}`, '', 'R2'));
     } else {
-      const a = [...(await lookup(() => resolver.resolve4(domain))), ...(await lookup(() => resolver.resolve6(domain)))];
+      const a = [...(await lookup(st, () => resolver.resolve4(domain))), ...(await lookup(st, () => resolver.resolve6(domain)))];
       if (a.length) out.push(check('dns.mx', 'ok', mxTitle, `no MX, but an address record (${a.join(', ')}): mail goes there`, 'add an MX record for clarity', 'R2'));
       else out.push(check('dns.mx', 'fail', mxTitle, `no MX and no A/AAAA record: bounces to the envelope sender cannot arrive`, `add an MX record for ${domain} pointing at the server that receives its mail (or use an envelope sender in a domain that has one)`, 'R2'));
     }
@@ -100,7 +108,7 @@ export async function dnsChecks(resolver: DnsResolver, o: DnsCheckOptions): Prom
   // SPF
   const spfTitle = `SPF record for ${domain}`;
   try {
-    const txt = (await lookup(() => resolver.resolveTxt(domain))).map((chunks) => chunks.join(''));
+    const txt = (await lookup(st, () => resolver.resolveTxt(domain))).map((chunks) => chunks.join(''));
     const spfs = txt.filter((t) => /^v=spf1(\s|$)/i.test(t));
     if (spfs.length === 0) {
       out.push(check('dns.spf', 'warn', spfTitle, 'no SPF record (v=spf1): receivers may treat the mail as suspicious', `publish a TXT record for ${domain}, e.g. "v=spf1 ip4:192.0.2.10 -all" with the addresses your mail leaves from`));
@@ -128,7 +136,7 @@ export async function dnsChecks(resolver: DnsResolver, o: DnsCheckOptions): Prom
   // DMARC
   const dmarcTitle = `DMARC policy for ${domain}`;
   try {
-    const txt = (await lookup(() => resolver.resolveTxt(`_dmarc.${domain}`))).map((c) => c.join(''));
+    const txt = (await lookup(st, () => resolver.resolveTxt(`_dmarc.${domain}`))).map((c) => c.join(''));
     const dmarc = txt.find((t) => /^v=DMARC1\s*(;|$)/i.test(t));
     if (!dmarc) {
       out.push(check('dns.dmarc', 'warn', dmarcTitle, `no DMARC record at _dmarc.${domain}`, `publish one, e.g. _dmarc.${domain} TXT "v=DMARC1; p=none; rua=mailto:dmarc@${domain}", and tighten p= once SPF/DKIM pass`));

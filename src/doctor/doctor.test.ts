@@ -220,6 +220,14 @@ describe('doctor: DNS', () => {
     assert.deepEqual(s, { 'dns.mx': 'fail', 'dns.spf': 'warn', 'dns.dkim': 'skip', 'dns.dmarc': 'warn' });
   });
 
+  it('once DNS is unreachable, the other lookups are not tried (no long wait offline)', async () => {
+    let calls = 0;
+    const down: DnsResolver = { resolveMx: async () => { calls++; throw Object.assign(new Error('refused'), { code: 'ECONNREFUSED' }); }, resolve4: async () => [], resolve6: async () => [], resolveTxt: async () => { calls++; return []; } };
+    const checks = await dnsChecks(down, { domain: 'example.test' });
+    assert.equal(calls, 1);
+    assert.deepEqual(checks.map((c) => c.status), ['skip', 'skip', 'skip', 'skip']);
+  });
+
   it('A record instead of MX is fine', async () => {
     const mx = (await dnsChecks(fake({ 'A example.test': ['192.0.2.5'] }), { domain: 'example.test' }))[0]!;
     assert.equal(mx.status, 'ok');

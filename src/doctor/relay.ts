@@ -10,7 +10,7 @@ import tls from 'node:tls';
 import { SendwellError } from '../errors.js';
 import type { ResolvedConfig } from '../config/load.js';
 import { parseRelayUrl, type SmtpTarget } from '../transport/url.js';
-import { SmtpSession } from '../transport/smtp/session.js';
+import { defaultHeloName, SmtpSession } from '../transport/smtp/session.js';
 import { check, type Check } from './types.js';
 
 export interface RelayCheckOptions {
@@ -98,7 +98,7 @@ function tlsOpts(target: SmtpTarget, ca: string | undefined): tls.ConnectionOpti
 }
 
 /** Our own short dialogue: greeting, EHLO, STARTTLS, the peer certificate. */
-async function rawProbe(target: SmtpTarget, ca: string | undefined, timeoutMs: number): Promise<RawProbe> {
+async function rawProbe(target: SmtpTarget, ca: string | undefined, timeoutMs: number, heloName: string | undefined): Promise<RawProbe> {
   const out: RawProbe = { stage: 'connect' };
   let sock: net.Socket | undefined;
   try {
@@ -120,7 +120,7 @@ async function rawProbe(target: SmtpTarget, ca: string | undefined, timeoutMs: n
     out.greeting = greeting.join(' ');
     if (!greeting[0]?.startsWith('220')) return out;
     out.stage = 'ehlo';
-    sock.write('EHLO doctor.sendwell.invalid\r\n');
+    sock.write(`EHLO ${heloName ?? defaultHeloName(sock.localAddress)}\r\n`);
     let ehlo = await withTimeout(replies.next(), timeoutMs, 'EHLO');
     out.extensions = ehlo[0]?.startsWith('250') ? ehlo.slice(1).map((l) => l.slice(4).trim()) : [];
     const offersTls = out.extensions.some((e) => /^STARTTLS$/i.test(e));
@@ -142,7 +142,7 @@ async function rawProbe(target: SmtpTarget, ca: string | undefined, timeoutMs: n
       out.tlsProtocol = s.getProtocol() ?? undefined;
       if (!s.authorized && s.authorizationError) out.tlsError = String((s.authorizationError as unknown as { code?: string }).code ?? s.authorizationError);
       replies = new Replies(s);
-      s.write('EHLO doctor.sendwell.invalid\r\n');
+      s.write(`EHLO ${heloName ?? defaultHeloName(s.localAddress)}\r\n`);
       ehlo = await withTimeout(replies.next(), timeoutMs, 'EHLO after STARTTLS');
       if (ehlo[0]?.startsWith('250')) out.extensions = ehlo.slice(1).map((l) => l.slice(4).trim());
     }
@@ -234,7 +234,7 @@ export async function relayChecks(o: RelayCheckOptions): Promise<Check[]> {
     }
   }
   const where = `${target.host}:${target.port}`;
-  const p = await rawProbe(target, ca, timeoutMs);
+  const p = await rawProbe(target, ca, timeoutMs, config.relay.heloName);
   if (p.stage === 'connect' || (p.stage === 'greeting' && !p.greeting)) {
     const code = p.errorCode ?? '';
     const fix =
