@@ -133,3 +133,11 @@ describe('units', () => {
     assert.equal(parseSize('10 parsecs'), null);
   });
 });
+
+describe('config: [doctor]', () => {
+  it('takes outbound_ips and refuses what is not an address', () => {
+    const ok = validateConfig(parseConfigText('[doctor]\noutbound_ips = ["192.0.2.10", "2001:db8::/32"]\n', 'x'), 'x');
+    assert.deepEqual(ok.doctor.outbound_ips, ['192.0.2.10', '2001:db8::/32']);
+    assert.throws(() => validateConfig(parseConfigText('[doctor]\noutbound_ips = ["mail.example.org"]\n', 'y'), 'y'), /doctor\.outbound_ips\.0 = "mail\.example\.org" is invalid|is not an IP/);
+  });
+});

@@ -135,6 +135,12 @@ export const configSchema = z
           .optional(),
       })
       .strict(),
+    doctor: z
+      .object({
+        /** Addresses receivers see our mail come from (the submission server's own address is not): checked against SPF. */
+        outbound_ips: z.array(z.string().regex(/^[0-9a-fA-F:.]+(\/\d{1,3})?$/, 'is not an IP address or network')),
+      })
+      .strict(),
     smtp: z
       .object({
         /** Addresses the local relay listens on, "host:port" ("[::1]:2525" for IPv6). */
@@ -247,6 +253,7 @@ export const DEFAULTS = {
     soft_bounce_window: '7d',
     suppression_expiry: 'never',
   },
+  doctor: { outbound_ips: [] },
   smtp: {
     // Loopback only: a local relay for installed software, never an open relay.
     listen: ['127.0.0.1:2525'],

@@ -81,7 +81,9 @@ export async function runDoctor(o: DoctorOptions = {}): Promise<DoctorReport> {
   else {
     try {
       const resolver = o.resolver ?? (await defaultResolver());
-      checks.push(...(await dnsChecks(resolver, { domain, ...(o.outboundIps ? { outboundIps: o.outboundIps } : {}) })));
+      // --outbound-ip wins over [doctor] outbound_ips.
+      const outboundIps = o.outboundIps?.length ? o.outboundIps : config.file.doctor.outbound_ips;
+      checks.push(...(await dnsChecks(resolver, { domain, ...(outboundIps.length ? { outboundIps } : {}) })));
     } catch (err) {
       checks.push(check('dns', 'skip', 'sender domain in DNS', `could not check (no DNS: ${(err as Error).message})`));
     }
