@@ -193,10 +193,14 @@ export function createMailer(options: MailerOptions = {}): Mailer {
   return {
     compose,
     async lint(mailOrRaw) {
+      // The guide's rules plus the spam preflight (R6), like `sendwell lint`.
       if (typeof mailOrRaw === 'string' || Buffer.isBuffer(mailOrRaw)) {
-        return lintMessage(mailOrRaw, { now: clock(), submission: true, policy });
+        const report = await lintMessage(mailOrRaw, { now: clock(), submission: true, policy });
+        return { ...report, spam: await spamPreflight(mailOrRaw, spam, { now: clock() }) };
       }
-      return lintComposed(await compose(mailOrRaw));
+      const m = await compose(mailOrRaw);
+      const report = await lintComposed(m);
+      return { ...report, spam: await spamPreflight(m.raw, spam, { now: clock(), envelope: { from: m.envelope.from, to: m.envelope.to } }) };
     },
     async spamCheck(mailOrRaw) {
       if (typeof mailOrRaw === 'string' || Buffer.isBuffer(mailOrRaw)) return spamPreflight(mailOrRaw, spam, { now: clock() });

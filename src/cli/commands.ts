@@ -16,7 +16,7 @@ export async function lintCommand(file: string, flags: { json?: boolean; config?
   const mailer = createMailer({ config });
   const report = await mailer.lint(raw);
   // R6: the spam score (built-in rules, and spamd/rspamd when [spam] names them).
-  const spam = await mailer.spamCheck(raw);
+  const spam = report.spam ?? (await mailer.spamCheck(raw));
   const spamWarnings = spamFindings(spam);
   const full = { ...report, findings: [...report.findings, ...spamWarnings], warnings: report.warnings + spamWarnings.length };
   const refused = spam.over && spam.action === 'refuse';

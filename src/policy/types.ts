@@ -63,4 +63,6 @@ export interface LintReport {
   warnings: number;
   /** True when no error-level finding exists. */
   ok: boolean;
+  /** The spam preflight (R6), when the mailer's lint() ran it. */
+  spam?: import('./spam/preflight.js').SpamReport;
 }
