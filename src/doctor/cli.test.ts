@@ -6,37 +6,12 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { runCli } from '../../test/helpers/cli.js';
 import { startSmtpServer, type TestServer } from '../../test/helpers/smtp-server.js';
+import { dsnFor } from '../../test/helpers/dsn.js';
 
 const work = mkdtempSync(join(tmpdir(), 'sendwell-doctor-cli-'));
 after(() => rmSync(work, { recursive: true, force: true }));
 const run = (args: string[], stdin?: string) => runCli(args, { cwd: work, ...(stdin !== undefined ? { stdin } : {}) });
 
-function dsnFor(verp: string, recipient: string): string {
-  return [
-    'From: MAILER-DAEMON@relay.example.test',
-    `To: ${verp}`,
-    'Subject: Undelivered Mail Returned to Sender',
-    'MIME-Version: 1.0',
-    'Content-Type: multipart/report; report-type=delivery-status; boundary="b"',
-    '',
-    '--b',
-    'Content-Type: text/plain',
-    '',
-    'Sorry.',
-    '--b',
-    'Content-Type: message/delivery-status',
-    '',
-    'Reporting-MTA: dns; relay.example.test',
-    '',
-    `Final-Recipient: rfc822; ${recipient}`,
-    'Action: failed',
-    'Status: 5.1.1',
-    'Diagnostic-Code: smtp; 550 5.1.1 user unknown',
-    '',
-    '--b--',
-    '',
-  ].join('\r\n');
-}
 
 interface Json {
   ok: boolean;

@@ -6,36 +6,11 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { runCli } from '../helpers/cli.js';
 import { smtpReply, startSmtpServer, type TestServer } from '../helpers/smtp-server.js';
+import { dsnFor } from '../helpers/dsn.js';
 
 const work = mkdtempSync(join(tmpdir(), 'sendwell-bounce-'));
 const run = (args: string[], stdin?: string) => runCli(args, { cwd: work, ...(stdin !== undefined ? { stdin } : {}) });
 
-function dsnFor(verp: string, recipient: string): string {
-  return [
-    'From: MAILER-DAEMON@relay.example.test',
-    `To: ${verp}`,
-    'Subject: Undelivered Mail Returned to Sender',
-    'MIME-Version: 1.0',
-    'Content-Type: multipart/report; report-type=delivery-status; boundary="b"',
-    '',
-    '--b',
-    'Content-Type: text/plain',
-    '',
-    'Sorry.',
-    '--b',
-    'Content-Type: message/delivery-status',
-    '',
-    'Reporting-MTA: dns; relay.example.test',
-    '',
-    `Final-Recipient: rfc822; ${recipient}`,
-    'Action: failed',
-    'Status: 5.1.1',
-    'Diagnostic-Code: smtp; 550 5.1.1 user unknown',
-    '',
-    '--b--',
-    '',
-  ].join('\r\n');
-}
 
 describe('bounces from the command line', () => {
   let srv: TestServer;
