@@ -7,16 +7,10 @@ import { parseRfc5322Date } from '../date.js';
 import { getField, parseHeaderSection, type HeaderField } from '../headers.js';
 import { decodeText, isBodyText, leafParts, parseMime, type MimePart } from '../mime.js';
 import { decodeEncodedWords } from '../rfc2047.js';
-import { getSpamRule, SPAM_RULES } from './rules.js';
+import { getSpamRule, SPAM_RULES, type SpamRuleDefinition } from './rules.js';
 
 /** One built-in rule that fired. */
-export interface SpamHit {
-  id: string;
-  mirrors: string;
-  points: number;
-  title: string;
-  why: string;
-  fix: string;
+export interface SpamHit extends SpamRuleDefinition {
   /** The evidence, short. */
   detail?: string;
 }
