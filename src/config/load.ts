@@ -14,11 +14,21 @@ import type { RelayOptions } from '../transport/index.js';
 import type { DsnOptions } from '../transport/types.js';
 import { configSchema, DEFAULTS, SECRET_KEYS, type ConfigFile } from './schema.js';
 import { parseDuration, parseSize } from './units.js';
+import type { FormConfig } from './forms.js';
 
 /** Where sendwell looks for its config, in order, after --config and SENDWELL_CONFIG. */
 export const CONFIG_SEARCH_PATH = ['./sendwell.toml', '/etc/sendwell/sendwell.toml'];
 
 export type { PasswordSource };
+export type { FormConfig };
+
+export interface ListSettings {
+  reason: string;
+  doubleOptIn: boolean;
+  description?: string;
+  listId?: string;
+  from?: string;
+}
 
 /** The effective configuration in the units the code uses. */
 export interface ResolvedConfig {
@@ -57,7 +67,15 @@ export interface ResolvedConfig {
     messagesPerClientPerMinute: number;
   };
   /** `sendwell serve`: the HTTP API. */
-  http: { listen: string; maxBodyBytes: number };
+  http: { listen: string; maxBodyBytes: number; publicUrl?: string; trustedProxies: string[] };
+  /** [lists.NAME]: mailing lists and their consent rules (R1). */
+  lists: Record<string, ListSettings>;
+  /** [bulk]: mass-mail detection and the consent flow. */
+  bulk: { detectRecipients: number; detectWindowMs: number; confirmTtlMs: number; confirmIntervalMs: number };
+  /** [dkim]: signing, when configured. */
+  dkim?: { domain: string; selector: string; privateKeyFile: string; sign: 'bulk' | 'all' };
+  /** [forms.NAME]: web forms (R10), as written in the file. */
+  forms: Record<string, FormConfig>;
   /** Bounce handling: VERP base address and key file, suppression policy. */
   bounces: { address?: string; verp: boolean; secretFile?: string; suppression: SuppressionPolicy; imap?: ImapSettings };
   /** [aliases], keys lower-cased: local name → targets (addresses or other aliases). */
@@ -266,7 +284,31 @@ export function resolveConfig(file: ConfigFile, source: string | null): Resolved
     ...(sm.tls_cert_file ? { tlsCertFile: source ? resolve(dirname(source), sm.tls_cert_file) : sm.tls_cert_file } : {}),
     ...(sm.tls_key_file ? { tlsKeyFile: source ? resolve(dirname(source), sm.tls_key_file) : sm.tls_key_file } : {}),
   };
-  const http = { listen: file.http.listen, maxBodyBytes: bytes(file.http.max_body_size) };
+  const http: ResolvedConfig['http'] = {
+    listen: file.http.listen,
+    maxBodyBytes: bytes(file.http.max_body_size),
+    trustedProxies: file.http.trusted_proxies,
+    ...(file.http.public_url ? { publicUrl: file.http.public_url.replace(/\/+$/, '') } : {}),
+  };
+  const lists: Record<string, ListSettings> = {};
+  for (const [name, l] of Object.entries(file.lists)) {
+    lists[name] = {
+      reason: l.reason,
+      doubleOptIn: l.double_opt_in,
+      ...(l.description ? { description: l.description } : {}),
+      ...(l.list_id ? { listId: l.list_id.toLowerCase() } : {}),
+      ...(l.from ? { from: l.from } : {}),
+    };
+  }
+  const bulk: ResolvedConfig['bulk'] = {
+    detectRecipients: file.bulk.detect_recipients,
+    detectWindowMs: ms(file.bulk.detect_window),
+    confirmTtlMs: ms(file.bulk.confirm_ttl),
+    confirmIntervalMs: ms(file.bulk.confirm_interval),
+  };
+  const dkim: ResolvedConfig['dkim'] = file.dkim
+    ? { domain: file.dkim.domain.toLowerCase(), selector: file.dkim.selector, sign: file.dkim.sign, privateKeyFile: source ? resolve(dirname(source), file.dkim.private_key_file) : file.dkim.private_key_file }
+    : undefined;
   const b = file.bounces;
   const bounces: ResolvedConfig['bounces'] = {
     verp: b.verp,
@@ -280,7 +322,7 @@ export function resolveConfig(file: ConfigFile, source: string | null): Resolved
     ...(b.secret_file ? { secretFile: source ? resolve(dirname(source), b.secret_file) : b.secret_file } : {}),
     ...(b.imap ? { imap: imapSettings(b.imap, source) } : {}),
   };
-  const out: ResolvedConfig = { source, file, relay, sender, policy, dsn, queue, limits, flood, logStderr: file.log.stderr, aliases, sendmail, relayConfigured: false, smtp, http, bounces };
+  const out: ResolvedConfig = { source, file, relay, sender, policy, dsn, queue, limits, flood, logStderr: file.log.stderr, aliases, sendmail, relayConfigured: false, smtp, http, bounces, lists, bulk, forms: file.forms, ...(dkim ? { dkim } : {}) };
   if (file.state_dir) out.stateDir = source ? resolve(dirname(source), file.state_dir) : file.state_dir;
   if (file.spam) out.spam = { threshold: file.spam.threshold, action: file.spam.action, ...(file.spam.spamd ? { spamd: file.spam.spamd } : {}), ...(file.spam.rspamd ? { rspamd: file.spam.rspamd } : {}) };
   return out;

@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { GUIDE_RULES, isRuleId } from '../policy/rules.js';
 import { parseDuration, parseSize } from './units.js';
+import { formSchema } from './forms.js';
 
 const duration = z.union([z.string(), z.number()]).refine((v) => parseDuration(v) !== null, {
   message: 'is not a duration; write e.g. "30s", "15m", "2h" or a number of seconds',
@@ -16,6 +17,7 @@ const size = z.union([z.string(), z.number()]).refine((v) => parseSize(v) !== nu
 const count = z.number().int().min(0);
 const LISTEN = /^(\[[0-9a-fA-F:.]+\]|[0-9.]+|localhost):\d{1,5}$/;
 const CIDR = /^([0-9.]+|[0-9a-fA-F:.]+)\/\d{1,3}$/;
+const LIST_NAME = /^[a-z0-9](?:[a-z0-9-]{0,62})$/;
 
 const DOT_ATOM = "[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*";
 const DOMAIN = '[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+';
@@ -161,8 +163,58 @@ export const configSchema = z
       .object({
         listen: z.string().regex(LISTEN, 'is not "address:port"'),
         max_body_size: size,
+        /** Where visitors reach this server (behind a proxy): the links in mails (confirm, unsubscribe) start with it. */
+        public_url: z
+          .string()
+          .regex(/^https?:\/\/[^\s/?#]+(\/[^\s?#]*)?$/, 'is not an http(s) URL without query, e.g. "https://mail.example.org" or "https://www.example.org/sendwell"')
+          .optional(),
+        /** Proxies whose X-Forwarded-For is believed (CIDR); other clients are identified by their own address. */
+        trusted_proxies: z.array(z.string().regex(CIDR, 'is not a network such as "127.0.0.1/32" or "::1/128"')),
       })
       .strict(),
+    /** Mailing lists: bulk mail goes only to recipients with a recorded consent for the list (R1). */
+    lists: z.record(
+      z.string().regex(LIST_NAME, 'is not a list name: lower-case letters, digits and "-", e.g. "newsletter"'),
+      z
+        .object({
+          /** Why the recipient gets this mail; added to every bulk mail of the list (R1). */
+          reason: z.string().min(10, 'is too short to tell recipients why they get the mail'),
+          double_opt_in: z.boolean().default(true),
+          /** Shown in List-Id and on the confirm/unsubscribe pages, e.g. "Institute newsletter". */
+          description: z.string().min(1).optional(),
+          /** The List-Id (RFC 2919), default "<name>.<sender domain>". */
+          list_id: z.string().regex(new RegExp(`^[A-Za-z0-9-]+(?:\\.[A-Za-z0-9-]+)*\\.${DOMAIN}$`), 'is not a list id such as "newsletter.example.org"').optional(),
+          /** From of the list's mails and confirmation requests (default: sender.from). */
+          from: z.string().min(1).optional(),
+        })
+        .strict(),
+    ),
+    /** Bulk mail (R1): detection of mass mail sent one by one, and the consent flow. */
+    bulk: z
+      .object({
+        /** The same content to more than this many recipients within `detect_window` is bulk: held unless sent to a list. 0 turns detection off. */
+        detect_recipients: count,
+        detect_window: duration,
+        /** Confirmation links expire after this. */
+        confirm_ttl: duration,
+        /** At most one confirmation mail per address and list within this (against subscription bombing). */
+        confirm_interval: duration,
+      })
+      .strict(),
+    /** DKIM signing (RFC 6376). Bulk mail must be signed so List-Unsubscribe is covered (RFC 8058 §4). */
+    dkim: z
+      .object({
+        domain: z.string().regex(new RegExp(`^${DOMAIN}$`), 'is not a domain; write e.g. "example.org"'),
+        selector: z.string().regex(/^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$/, 'is not a DKIM selector such as "mail2026"'),
+        /** PEM private key (RSA or Ed25519); must not be readable by others (R11). */
+        private_key_file: z.string().min(1),
+        /** "bulk": only bulk mail; "all": every message queued by sendwell. */
+        sign: z.enum(['bulk', 'all']).default('bulk'),
+      })
+      .strict()
+      .optional(),
+    /** Web forms served at POST /forms/{name} (R10). */
+    forms: z.record(z.string().regex(LIST_NAME, 'is not a form name: lower-case letters, digits and "-", e.g. "contact"'), formSchema),
     log: z
       .object({
         /** Also write mail-log lines to stderr. */
@@ -267,7 +319,17 @@ export const DEFAULTS = {
     listen: '127.0.0.1:8025',
     // 10 MB of attachments are ~13.4 MB as base64 in JSON.
     max_body_size: '15MB',
+    trusted_proxies: [],
   },
+  lists: {},
+  bulk: {
+    // A loop of single sends is mass mail all the same (R1).
+    detect_recipients: 20,
+    detect_window: '24h',
+    confirm_ttl: '72h',
+    confirm_interval: '1h',
+  },
+  forms: {},
   aliases: {},
   sendmail: { max_hops: 25 },
   // SpamAssassin's required_score; warn only: a preflight must not stop mail on its own.

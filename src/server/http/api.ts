@@ -55,6 +55,8 @@ export interface HttpApiOptions {
   log?: (level: 'info' | 'warning' | 'error', message: string) => void;
   /** How long close() waits for requests in flight before cutting connections (default 5000 ms). */
   closeGraceMs?: number;
+  /** More routes: the consent pages and lists API, the web forms. */
+  routes?: ExtraRoute[];
 }
 
 export interface HttpApi {
@@ -67,7 +69,7 @@ export interface HttpApi {
 }
 
 /** What a handler returns: JSON (`body`), or text with its content type. */
-interface Reply {
+export interface Reply {
   status: number;
   body?: unknown;
   text?: string;
@@ -75,7 +77,7 @@ interface Reply {
   headers?: Record<string, string>;
 }
 
-interface Context {
+export interface Context {
   req: IncomingMessage;
   url: URL;
   params: Record<string, string>;
@@ -83,8 +85,18 @@ interface Context {
   token: TokenInfo | null;
 }
 
-type Handler = (c: Context) => Promise<Reply> | Reply;
+export type Handler = (c: Context) => Promise<Reply> | Reply;
 interface RouteDef {
+  auth: boolean;
+  handler: Handler;
+}
+
+/** A route another part of the daemon adds (consent pages, web forms, lists API). */
+export interface ExtraRoute {
+  method: string;
+  /** `/path/:param` pattern. */
+  path: string;
+  /** Needs a bearer token (API routes); public pages and forms do not. */
   auth: boolean;
   handler: Handler;
 }
@@ -259,6 +271,8 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
     };
     return { status: 200, body };
   });
+
+  for (const r of options.routes ?? []) route(r.method, r.path, r.auth, r.handler);
 
   const authenticate = (req: IncomingMessage): TokenInfo => {
     const header = req.headers.authorization;
