@@ -278,7 +278,8 @@ export function describeImap(settings: ImapSettings): string {
 export function pollSummary(r: PollResult): string[] {
   const lines = [`${r.mailbox} ${r.folder}: ${r.found} message${r.found === 1 ? '' : 's'}, ${r.processed} processed (moved to ${r.processedFolder}), ${r.left} left for the next poll`];
   for (const m of r.messages) {
-    if (m.result?.ignored) lines.push(`  uid ${m.uid}: ignored: ${m.result.ignored}`);
+    if (m.result?.unsubscribed) lines.push(`  uid ${m.uid}: unsubscribed ${m.result.unsubscribed.address} from ${m.result.unsubscribed.list}`);
+    else if (m.result?.ignored) lines.push(`  uid ${m.uid}: ignored: ${m.result.ignored}`);
     else if (m.result) for (const x of m.result.recipients) lines.push(`  uid ${m.uid}: ${m.result.kind} ${x.address}${x.queueId ? ` (${x.queueId})` : ' (no queued message found)'}: ${x.category}, ${x.action}`);
     if (m.error) lines.push(`  uid ${m.uid}: ${m.moved ? '' : 'left: '}${m.error}`);
   }

@@ -21,6 +21,11 @@ export interface IngestDeps {
   verp?: Verp;
   log: MailLog;
   now?: () => number;
+  /**
+   * List-Unsubscribe mailto addresses (R1): given a recipient address, apply
+   * the unsubscribe it names and say whom it concerned; null when it is none.
+   */
+  unsubscribe?: (address: string) => { address: string; list: string } | null;
 }
 
 export interface IngestedRecipient {
@@ -41,6 +46,8 @@ export interface IngestResult {
   recipients: IngestedRecipient[];
   /** Why nothing was done, for auto-replies and other mail. */
   ignored?: string;
+  /** The mail went to a List-Unsubscribe mailto address: this subscription ended. */
+  unsubscribed?: { address: string; list: string };
 }
 
 const norm = (a: string) => a.trim().replace(/^<|>$/g, '').toLowerCase();
@@ -57,6 +64,16 @@ function headerValues(raw: Buffer, names: string[]): string[] {
 
 export async function ingestBounce(raw: Buffer, deps: IngestDeps, opts: { recipient?: string } = {}): Promise<IngestResult> {
   const now = (deps.now ?? Date.now)();
+  if (deps.unsubscribe) {
+    // The envelope recipient first; a mailbox polled over IMAP only has the headers.
+    const candidates = [opts.recipient, ...headerValues(raw, ['x-original-to', 'delivered-to', 'envelope-to', 'to'])].flatMap((v) => (v ? (v.match(/[^\s<>,"]+@[^\s<>,"]+/g) ?? []) : []));
+    for (const c of candidates) {
+      const u = deps.unsubscribe(c);
+      if (!u) continue;
+      deps.log.write({ event: 'notice', time: now, level: 'info', text: `unsubscribe by mail: <${u.address}> left list ${u.list} (R1)` });
+      return { kind: 'not-a-bounce', format: 'none', confident: true, recipients: [], unsubscribed: u };
+    }
+  }
   const parsed = await parseBounce(raw);
   const base = { kind: parsed.kind, format: parsed.format, confident: parsed.confident };
   if (parsed.kind === 'auto-reply' || parsed.kind === 'not-a-bounce') {

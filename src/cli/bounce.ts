@@ -13,6 +13,18 @@ import { openSqliteStore } from '../queue/sqlite/index.js';
 import { readStdin } from './input.js';
 import type { Io } from './output.js';
 import { resolveStateDir } from './send.js';
+import type { ResolvedConfig } from '../config/load.js';
+import type { IngestDeps } from '../bounce/ingest.js';
+
+/** List-Unsubscribe mailto addresses live on the bounce domain: ingestion applies them (R1). */
+async function unsubscribeDep(config: ResolvedConfig, stateDir: string): Promise<{ dep: Pick<IngestDeps, 'unsubscribe'>; close: () => void }> {
+  const address = config.bounces.address;
+  if (!address) return { dep: {}, close: () => {} };
+  const { ConsentService } = await import('../consent/service.js');
+  const { mailtoUnsubscriber } = await import('../consent/bulk.js');
+  const consent = ConsentService.fromConfig(config, stateDir);
+  return { dep: { unsubscribe: mailtoUnsubscriber(consent, address) }, close: () => consent.close() };
+}
 
 export interface BounceFlags {
   config?: string;
@@ -34,6 +46,7 @@ export async function bounceIngestCommand(flags: BounceFlags, io: Io): Promise<n
     const { ingestBounce } = await import('../bounce/ingest.js');
     const store = openSqliteStore(stateDir);
     const suppression = new SuppressionList(stateDir, config.bounces.suppression);
+    const unsub = await unsubscribeDep(config, stateDir);
     try {
       const b = config.bounces;
       const verp = b.address ? { address: b.address, secret: loadVerpSecret(b.secretFile ?? join(stateDir, 'bounce.key')) } : undefined;
@@ -42,14 +55,16 @@ export async function bounceIngestCommand(flags: BounceFlags, io: Io): Promise<n
       const env = process.env;
       const exim = env.LOCAL_PART && env.DOMAIN ? `${env.LOCAL_PART_PREFIX ?? ''}${env.LOCAL_PART}${env.LOCAL_PART_SUFFIX ?? ''}@${env.DOMAIN}` : undefined;
       const recipient = flags.recipient ?? env.ORIGINAL_RECIPIENT ?? exim ?? env.RECIPIENT;
-      const result = await ingestBounce(raw, { store, suppression, ...(verp ? { verp } : {}), log: fileMailLog(stateDir) }, recipient ? { recipient } : {});
+      const result = await ingestBounce(raw, { store, suppression, ...(verp ? { verp } : {}), ...unsub.dep, log: fileMailLog(stateDir) }, recipient ? { recipient } : {});
       if (flags.json) io.stdout(`${JSON.stringify(result)}\n`);
+      else if (result.unsubscribed) io.stdout(`unsubscribed ${result.unsubscribed.address} from ${result.unsubscribed.list}\n`);
       else if (result.ignored) io.stdout(`ignored: ${result.ignored}\n`);
       else for (const r of result.recipients) io.stdout(`${result.kind} ${r.address}${r.queueId ? ` (${r.queueId})` : ' (no queued message found)'}: ${r.category}, ${r.action}\n`);
       return EXIT.OK;
     } finally {
       store.close();
       suppression.close();
+      unsub.close();
     }
   } catch (err) {
     io.stderr(`sendwell bounce ingest: ${(err as Error).message}\n`);
@@ -76,16 +91,18 @@ export async function bouncePollCommand(flags: BounceFlags, io: Io): Promise<num
   const { pollImap, pollSummary } = await import('../bounce/imap.js');
   const store = openSqliteStore(stateDir);
   const suppression = new SuppressionList(stateDir, config.bounces.suppression);
+  const unsub = await unsubscribeDep(config, stateDir);
   try {
     const b = config.bounces;
     const verp = b.address ? { address: b.address, secret: loadVerpSecret(b.secretFile ?? join(stateDir, 'bounce.key')) } : undefined;
-    const result = await pollImap(imap, { store, suppression, ...(verp ? { verp } : {}), log: fileMailLog(stateDir) });
+    const result = await pollImap(imap, { store, suppression, ...(verp ? { verp } : {}), ...unsub.dep, log: fileMailLog(stateDir) });
     if (flags.json) io.stdout(`${JSON.stringify(result)}\n`);
     else io.stdout(`${pollSummary(result).join('\n')}\n`);
     return result.left > 0 ? EXIT.TEMPFAIL : EXIT.OK;
   } finally {
     store.close();
     suppression.close();
+    unsub.close();
   }
 }
 

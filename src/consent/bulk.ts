@@ -9,6 +9,7 @@ import type { ListSettings } from '../config/load.js';
 import { parseMailbox, type AddressInput } from '../message/address.js';
 import type { Mail } from '../message/compose.js';
 import { escapeHtml } from '../server/http/page.js';
+import type { ConsentService } from './service.js';
 import type { ListRow, Subscription } from './store.js';
 
 /** Headers sendwell writes on list mail; a caller must not set them. */
@@ -92,4 +93,14 @@ export function bulkMail(mail: Mail, sub: Subscription, ctx: BulkContext): Mail 
 
 function quotePhrase(s: string): string {
   return /^[A-Za-z0-9 !#$%&'*+/=?^_`{|}~-]+$/.test(s) ? s : `"${s.replace(/["\\]/g, '\\$&')}"`;
+}
+
+/** For bounce ingestion: apply a List-Unsubscribe mailto address (`IngestDeps.unsubscribe`). */
+export function mailtoUnsubscriber(consent: Pick<ConsentService, 'unsubscribeByToken'>, bounceAddress: string): (address: string) => { address: string; list: string } | null {
+  return (address) => {
+    const token = parseUnsubscribeMailto(bounceAddress, address);
+    if (!token) return null;
+    const sub = consent.unsubscribeByToken(token, 'mailto', { detail: 'mail to the List-Unsubscribe address' });
+    return sub ? { address: sub.address, list: sub.list } : null;
+  };
 }

@@ -21,6 +21,10 @@ import { createHttpApi } from './http/index.js';
 import { createSmtpListener, type SmtpListenerOptions } from './smtp/listener.js';
 import { SuppressionList } from '../bounce/suppression.js';
 import { loadVerpSecret, parseVerp } from '../bounce/verp.js';
+import { mailtoUnsubscriber, parseUnsubscribeMailto } from '../consent/bulk.js';
+import { consentRoutes } from '../consent/routes.js';
+import { ConsentService } from '../consent/service.js';
+import { clientIpResolver } from './http/client-ip.js';
 
 export type LogLevel = 'error' | 'warning' | 'info';
 export type Logger = (level: LogLevel, text: string) => void;
@@ -71,6 +75,8 @@ export class Daemon {
   private probeTimer: NodeJS.Timeout | undefined;
   private imapTimer: NodeJS.Timeout | undefined;
   private closers: Array<() => Promise<void>> = [];
+  /** Lists and consent (R1): the HTTP pages and API, mailto unsubscribes, web-form receipts. */
+  consent!: ConsentService;
 
   private constructor(
     readonly options: ServeOptions,
@@ -116,6 +122,16 @@ export class Daemon {
     const host = hostname();
     const wake = () => this.service.worker.wake();
     this.service.worker.recover();
+    this.consent = ConsentService.fromConfig(config, this.service.stateDir, {
+      // Confirmation mails are queued; the worker delivers them (an HTTP answer does not wait for the relay).
+      send: async (mail, submitter) => {
+        const r = await this.mailer.send(mail, { queueOnly: true, submitter });
+        wake();
+        return r;
+      },
+      log: (line) => this.log('info', line),
+    });
+    this.closers.push(async () => this.consent.close());
     void this.refreshUpstream();
     this.probeTimer = setInterval(() => void this.refreshUpstream(), PROBE_EVERY_MS);
     this.probeTimer.unref();
@@ -155,6 +171,7 @@ export class Daemon {
         onQueued: wake,
         health: () => this.health(),
         log: (level, line) => this.log(level === 'error' ? 'error' : 'info', line),
+        routes: [...consentRoutes({ consent: this.consent, mailer: this.mailer, clientIp: clientIpResolver(config.http.trustedProxies), maxBodyBytes: config.http.maxBodyBytes, onQueued: wake })],
       });
       this.addresses.http = await api.listen();
       this.closers.push(() => api.close());
@@ -181,7 +198,8 @@ export class Daemon {
       const suppression = new SuppressionList(this.service.stateDir, b.suppression);
       try {
         const verp = b.address ? { address: b.address, secret: loadVerpSecret(b.secretFile ?? join(this.service.stateDir, 'bounce.key')) } : undefined;
-        const r = await pollImap(imap, { store: this.service.store, suppression, ...(verp ? { verp } : {}), log: this.service.log }, { signal: stop.signal });
+        const unsubscribe = b.address ? { unsubscribe: mailtoUnsubscriber(this.consent, b.address) } : {};
+        const r = await pollImap(imap, { store: this.service.store, suppression, ...(verp ? { verp } : {}), ...unsubscribe, log: this.service.log }, { signal: stop.signal });
         if (r.found > 0) this.log(r.left > 0 ? 'warning' : 'info', `bounce poll: ${pollSummary(r).join('\n')}`);
       } catch (err) {
         this.log(err instanceof SendwellError && err.temporary ? 'warning' : 'error', `bounce poll: ${(err as Error).message}${err instanceof SendwellError && err.hint ? ` (${err.hint})` : ''}`);
@@ -238,7 +256,7 @@ export class Daemon {
    * With a bounce address, the listener takes bounces for its domain from any
    * relay (null sender, valid VERP address only) and ingests them at once.
    */
-  private bounceOptions(): Pick<SmtpListenerOptions, 'bounceDomain' | 'acceptBounceRecipient' | 'onBounce'> {
+  private bounceOptions(): Pick<SmtpListenerOptions, 'bounceDomain' | 'acceptBounceRecipient' | 'acceptUnsubscribeRecipient' | 'onBounce'> {
     const b = this.options.config.bounces;
     if (!b.address) return {};
     const base = b.address.toLowerCase();
@@ -248,9 +266,11 @@ export class Daemon {
     return {
       bounceDomain: base.slice(base.lastIndexOf('@') + 1),
       acceptBounceRecipient: (address) => address.toLowerCase() === base || (verp !== undefined && parseVerp(verp, address) !== null),
+      acceptUnsubscribeRecipient: (address) => parseUnsubscribeMailto(b.address!, address) !== null,
       onBounce: async (raw, recipients) => {
         const { ingestBounce } = await import('../bounce/ingest.js');
-        await ingestBounce(raw, { store: this.service.store, suppression, ...(verp ? { verp } : {}), log: this.service.log }, recipients[0] ? { recipient: recipients[0] } : {});
+        const unsubscribe = mailtoUnsubscriber(this.consent, b.address!);
+        await ingestBounce(raw, { store: this.service.store, suppression, ...(verp ? { verp } : {}), unsubscribe, log: this.service.log }, recipients[0] ? { recipient: recipients[0] } : {});
       },
     };
   }

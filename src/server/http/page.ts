@@ -25,10 +25,10 @@ ${bodyHtml}
 `;
 }
 
-/** A page with one button that POSTs to `action` (the only way to act: link scanners GET). */
+/** A page with one button that POSTs to `action` ('' = this URL; the only way to act: link scanners GET). */
 export function buttonPage(title: string, textHtml: string, action: string, button: string, hidden: Record<string, string> = {}): string {
   const inputs = Object.entries(hidden)
     .map(([k, v]) => `<input type="hidden" name="${escapeHtml(k)}" value="${escapeHtml(v)}">`)
     .join('');
-  return page(title, `${textHtml}\n<form method="post" action="${escapeHtml(action)}">${inputs}<button type="submit">${escapeHtml(button)}</button></form>`);
+  return page(title, `${textHtml}\n<form method="post"${action ? ` action="${escapeHtml(action)}"` : ''}>${inputs}<button type="submit">${escapeHtml(button)}</button></form>`);
 }

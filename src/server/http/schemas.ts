@@ -9,7 +9,7 @@ import { RECIPIENT_STATES } from '../../queue/states.js';
 /** Schemas that appear under `components.schemas` in the OpenAPI document. */
 export const registry = z.registry<{ id: string }>();
 
-const named = <T extends z.ZodType>(schema: T, id: string, description: string): T => {
+export const named = <T extends z.ZodType>(schema: T, id: string, description: string): T => {
   const described = schema.describe(description) as T;
   registry.add(described, { id });
   return described;

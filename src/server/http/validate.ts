@@ -51,7 +51,7 @@ function checkList(errors: FieldError[], field: string, value: AddressInput | Ad
 }
 
 /** Validate a request body; returns the mail, or throws a 400 listing every bad field. */
-export function toMail(body: unknown): Mail {
+export function toMail(body: unknown, opts: { recipientsRequired?: boolean } = {}): Mail {
   let parsed = SubmitMessageRequest.safeParse(body);
   const errors: FieldError[] = [];
   if (!parsed.success && parsed.error.issues.every((i) => i.code === 'unrecognized_keys')) {
@@ -74,7 +74,7 @@ export function toMail(body: unknown): Mail {
   recipients += checkList(errors, 'cc', req.cc);
   recipients += checkList(errors, 'bcc', req.bcc);
   checkList(errors, 'reply_to', req.reply_to);
-  if (recipients === 0 && !errors.some((e) => ['to', 'cc', 'bcc'].includes(e.field.replace(/\[.*$/, '')))) {
+  if (opts.recipientsRequired !== false && recipients === 0 && !errors.some((e) => ['to', 'cc', 'bcc'].includes(e.field.replace(/\[.*$/, '')))) {
     errors.push(fieldError(['to'], 'no recipients', 'EADDRESS', 'give at least one of to, cc or bcc'));
   }
   if (req.envelope_from !== undefined) check(errors, ['envelope_from'], () => parseEnvelopeSender(req.envelope_from!, 'envelope_from'));

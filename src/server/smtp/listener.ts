@@ -94,6 +94,8 @@ export interface SmtpListenerOptions {
   bounceDomain?: string;
   /** Which addresses of the bounce domain exist (valid VERP addresses); others are refused at RCPT. */
   acceptBounceRecipient?: (address: string) => boolean;
+  /** A List-Unsubscribe mailto address on the bounce domain: accepted from any sender (people unsubscribe from their own address). */
+  acceptUnsubscribeRecipient?: (address: string) => boolean;
   /** Consume an inbound bounce instead of queueing it for delivery. */
   onBounce?: (raw: Buffer, recipients: string[]) => Promise<void>;
   /** For the greeting and the Received header; default: the host name. */
@@ -337,6 +339,7 @@ export function createSmtpListener(options: SmtpListenerOptions): SmtpListener {
     }
     if (session.user) return cb();
     const sender = session.envelope.mailFrom ? session.envelope.mailFrom.address : undefined;
+    if (bounceDomain && sender !== undefined && sender !== '' && parsed.asciiDomain === bounceDomain && options.acceptUnsubscribeRecipient?.(parsed.wire)) return cb();
     if (bounceDomain && sender === '' && parsed.asciiDomain === bounceDomain) {
       // Only VERP addresses with a valid MAC exist; a guessed or forged one is unknown.
       if (options.acceptBounceRecipient && !options.acceptBounceRecipient(parsed.wire)) return fail(cb, reply(550, '5.1.1', `<${parsed.wire}>: no such bounce address`));
@@ -373,7 +376,10 @@ export function createSmtpListener(options: SmtpListenerOptions): SmtpListener {
     if (loop) return refuse(REPLIES.loop(loop), `mail loop: ${loop}`);
 
     // A bounce for the bounce domain comes from another MTA: no submission policy for it.
-    const inboundBounce = bounceDomain !== undefined && envelopeFrom === '' && recipients.every((r) => r.slice(r.lastIndexOf('@') + 1).toLowerCase() === bounceDomain);
+    const inboundBounce =
+      bounceDomain !== undefined &&
+      recipients.every((r) => r.slice(r.lastIndexOf('@') + 1).toLowerCase() === bounceDomain) &&
+      (envelopeFrom === '' || recipients.every((r) => options.acceptUnsubscribeRecipient?.(r) === true));
     const smtputf8 = smtpUtf8Of(session);
     const warnings: string[] = [];
     if (!inboundBounce) {
