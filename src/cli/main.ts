@@ -12,6 +12,7 @@ import type { BounceFlags } from './bounce.js';
 import type { TokensFlags } from './tokens.js';
 import type { UsersAction, UsersFlags } from './users.js';
 import type { DoctorFlags } from './doctor.js';
+import type { ListsFlags } from './lists.js';
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 
@@ -52,6 +53,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .option('--wait', 'exit with the outcome of the delivery attempt (0, 67, 69, 75) instead of 0 once queued')
     .option('--idempotency-key <key>', 'a repeat with the same key returns the message queued the first time')
     .option('--no-queue', 'deliver directly without queueing: on failure nothing is kept (exit 75 means try again)')
+    .option('--list <name>', 'bulk mail to the list\'s consenting subscribers, one message each (with --to: only those, refusing any without consent) (R1)')
     .option('--json', 'machine-readable output on stdout')
     .action(async (flags: SendFlags) => setExit(await sendCommand(flags, io)));
 
@@ -135,6 +137,40 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .action(async (action: string, arg: string | undefined, flags: TokensFlags) => {
       const { tokensCommand } = await import('./tokens.js');
       setExit(await tokensCommand(action, arg, flags, io));
+    });
+
+  program
+    .command('lists')
+    .description('mailing lists (R1): create NAME --reason TEXT, list')
+    .argument('<action>', 'create or list')
+    .argument('[name]', 'list name (create)')
+    .option('--reason <text>', 'why recipients get the mail; added to every mail of the list (create)')
+    .option('--description <text>', 'name shown in List-Id and on the pages, e.g. "Institute newsletter" (create)')
+    .option('--single-opt-in', 'sign-ups count without a confirmation by the address owner (create; default: double opt-in)')
+    .addOption(stateDirOpt())
+    .option('--config <file>', 'config file')
+    .option('--json', 'machine-readable output')
+    .action(async (action: string, name: string | undefined, flags: ListsFlags) => {
+      const { listsCommand } = await import('./lists.js');
+      setExit(await listsCommand(action, name, flags, io));
+    });
+
+  program
+    .command('consent')
+    .description('consent records with proof (R1): add NAME ADDR --source TEXT, import NAME FILE.csv, export NAME, list NAME, revoke NAME ADDR')
+    .argument('<action>', 'add, import, export, list or revoke')
+    .argument('[list]', 'list name')
+    .argument('[arg]', 'address (add, revoke) or CSV file (import; - for stdin)')
+    .option('--source <text>', 'where the consent was given (add; import default: import:FILE)')
+    .option('--consent-text <text>', 'the consent text or its version (add)')
+    .option('--status <status>', 'only pending, confirmed or unsubscribed (list, export)')
+    .option('--allow-invalid', 'import the valid rows even when some are invalid (import; default: nothing is imported then)')
+    .addOption(stateDirOpt())
+    .option('--config <file>', 'config file')
+    .option('--json', 'machine-readable output')
+    .action(async (action: string, list: string | undefined, arg: string | undefined, flags: ListsFlags) => {
+      const { consentCommand } = await import('./lists.js');
+      setExit(await consentCommand(action, list, arg, flags, io));
     });
 
   const bounce = program.command('bounce').description('bounces (R2, R5): ingest one from stdin (for an MTA alias pipe), or poll an IMAP mailbox');

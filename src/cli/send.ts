@@ -33,6 +33,7 @@ export interface SendFlags {
   queueOnly?: boolean;
   wait?: boolean;
   idempotencyKey?: string;
+  list?: string;
 }
 
 /** --state-dir, SENDWELL_STATE_DIR, config state_dir, then ./.sendwell. */
@@ -98,6 +99,7 @@ export async function sendCommand(flags: SendFlags, io: Io): Promise<number> {
   if (flags.queue === false && (flags.queueOnly || flags.wait || flags.idempotencyKey)) {
     throw new SendwellError('EUSAGE', '--no-queue cannot be combined with --queue-only, --wait or --idempotency-key', { hint: 'drop --no-queue to use the queue' });
   }
+  if (flags.list !== undefined) return sendListCommand(flags, mail, config, io);
   const stateDir = flags.queue === false || flags.dryRun ? undefined : resolveStateDir(flags.stateDir, config);
   // A broken secret is the caller's to fix now (77), not something to find in the queue later (R11).
   if (config.relay.password && !flags.dryRun) await resolvePassword(config.relay.password);
@@ -164,6 +166,43 @@ export async function sendCommand(flags: SendFlags, io: Io): Promise<number> {
       if (result.findings.length) io.stderr(formatReport(buildReport(result.findings)));
     }
     return code;
+  } finally {
+    await mailer.close();
+  }
+}
+
+/** `sendwell send --list NAME`: one message per consenting subscriber (R1). */
+async function sendListCommand(flags: SendFlags, mail: Mail, config: ResolvedConfig, io: Io): Promise<number> {
+  const bad = [flags.queue === false && '--no-queue', flags.dryRun && '--dry-run', flags.cc.length && '--cc', flags.bcc.length && '--bcc', flags.wait && '--wait'].filter(Boolean);
+  if (bad.length) {
+    throw new SendwellError('EUSAGE', `--list cannot be combined with ${bad.join(', ')}`, { hint: 'list mail is queued, one message per subscriber; --to picks subscribers' });
+  }
+  const stateDir = resolveStateDir(flags.stateDir, config);
+  if (config.relay.password) await resolvePassword(config.relay.password);
+  const mailer = createMailer({ config, stateDir, ...(flags.relay ? { relay: { ...relayOptionsFromConfig(config), url: flags.relay } } : {}) });
+  try {
+    const to = mail.to;
+    delete mail.to;
+    const r = await mailer.sendToList(flags.list!, mail, {
+      ...(to !== undefined ? { to } : {}),
+      ...(flags.queueOnly ? { queueOnly: true } : {}),
+      ...(flags.idempotencyKey ? { idempotencyKey: flags.idempotencyKey } : {}),
+    });
+    for (const x of r.refused) io.stderr(`sendwell: not sent to ${x.address}: ${x.reason}\n`);
+    if (flags.json) io.stdout(`${JSON.stringify(r, null, 2)}\n`);
+    else {
+      for (const s of r.sent) io.stdout(`queued as ${s.queueId}: ${s.address}: ${s.existing ? 'already queued (same --idempotency-key)' : s.state}\n`);
+      io.stdout(`list ${r.list}: ${r.sent.length} message(s) queued, ${r.refused.length} address(es) without consent refused\n`);
+      if (r.findings.length) io.stderr(formatReport(buildReport(r.findings)));
+    }
+    if (r.sent.length === 0 && r.refused.length > 0) {
+      throw new SendwellError('ECONSENT', `nothing sent: no recipient has a recorded consent for list ${r.list}`, {
+        rule: 'R1',
+        hint: `sign them up (\`sendwell consent add ${r.list} ADDRESS --source …\`, the API or a form) and let them confirm; \`sendwell consent list ${r.list}\` shows who consented`,
+      });
+    }
+    if (r.sent.length === 0) io.stderr(`sendwell: list ${r.list} has no confirmed subscribers: nothing sent\n`);
+    return EXIT.OK;
   } finally {
     await mailer.close();
   }

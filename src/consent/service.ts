@@ -385,16 +385,19 @@ export class ConsentService {
    * confirmed only with a confirmed_at time; rows without it on a
    * double opt-in list are imported as pending. Bad rows are reported, not guessed.
    */
-  importRows(listName: string, rows: ImportRow[], source: string, firstLine = 2): ImportResult {
+  importRows(listName: string, rows: ImportRow[], source: string, opts: { firstLine?: number; allOrNothing?: boolean } = {}): ImportResult {
     const list = this.requireList(listName);
+    const firstLine = opts.firstLine ?? 2;
     const out: ImportResult = { imported: 0, updated: 0, skipped: [] };
+    const rollback = new Error('rollback');
     const time = (v: string | undefined, field: string): number | null => {
       if (!v?.trim()) return null;
       const t = Date.parse(v.trim());
       if (Number.isNaN(t)) throw new Error(`${field} ${JSON.stringify(v)} is not a date (ISO 8601, e.g. 2026-03-01T10:00:00Z)`);
       return t;
     };
-    this.store.transaction(() => {
+    try {
+      this.store.transaction(() => {
       rows.forEach((row, i) => {
         const line = firstLine + i;
         const email = (row.email ?? '').trim();
@@ -437,7 +440,12 @@ export class ConsentService {
           out.skipped.push({ line, email, reason: (err as Error).message });
         }
       });
-    });
+      if (opts.allOrNothing && out.skipped.length) throw rollback;
+      });
+    } catch (err) {
+      if (err !== rollback) throw err;
+      return { imported: 0, updated: 0, skipped: out.skipped };
+    }
     return out;
   }
 
