@@ -82,6 +82,8 @@ const SENDER_REJECTED =
   /sender address rejected|sender (?:address )?verif(?:y|ication) failed|sender domain (?:not found|must resolve|does not exist)|invalid sender|sender (?:address )?(?:is )?(?:not allowed|refused|denied|blacklisted)|bad sender|return[- ]path (?:rejected|invalid)/i;
 const GREYLIST = /gr[ae]y[- ]?list/i;
 const NULL_MX = /null[- ]?mx/i;
+/** Exim's final bounce after retries: Status 5.0.0, though the server only ever answered 4xx. */
+const RETRY_TIMEOUT = /retry timeout exceeded|retry time not reached for any host after a long failure period/i;
 const DBEB_ACCESS_DENIED = /recipient address rejected: access denied/i;
 const BLOCKLIST =
   /\b(?:block ?list(?:ed)?|black ?list(?:ed)?|blocked using|listed (?:at|on|in|by)|dnsbl|rbl|spamhaus|spamcop|sorbs|barracuda|(?:poor|bad|low) (?:sender |ip )?reputation|banned sending ip|ip (?:address )?(?:is )?(?:blocked|banned|listed))\b/i;
@@ -380,6 +382,17 @@ export const BOUNCE_RULES: readonly BounceRule[] = [
     reason: 'delivery time expired after repeated temporary failures',
     why: 'RFC 3463 x.4.7 delivery time expired: every attempt failed temporarily (sisimai "expired", soft). A later send may work; repeated expiry counts.',
     examples: [{ status: '4.4.7', diagnostic: 'smtp; 421 4.4.7 retry timeout exceeded' }],
+  },
+  {
+    id: 'B.retry-timeout',
+    match: { text: RETRY_TIMEOUT },
+    category: 'temporary',
+    retry: true,
+    blame: 'transient',
+    suppress: 'count',
+    reason: 'the relay gave up after retrying a temporary failure',
+    why: 'Exim fails an address whose retries ran out with Status 5.0.0 and "retry timeout exceeded" after the last (4xx) reply; like a final 4.x.x bounce (B.4) it is soft and counts.',
+    examples: [{ status: '5.0.0', diagnostic: 'smtp; 451 4.3.0 <jdoe@example.org>: Temporary lookup failure: retry timeout exceeded', confident: true }],
   },
   {
     id: 'B.5.7.23',
