@@ -683,7 +683,7 @@ const OOO_SUBJECT =
   /^(?:(?:re|aw|fwd?)\s*:\s*)?(?:auto(?:matic|matische)?[ _-]?(?:reply|response|antwort|answer)|autoreply|auto\s*:|out of (?:the )?office|abwesen|absence|away from|vacation|on leave|réponse automatique|risposta automatica|respuesta automática|message d['’]absence|absente? du bureau)|\bout of (?:the )?office\b|nicht im büro/i;
 /** An out-of-office text from a responder that sets no header and no telling subject. */
 const OOO_BODY =
-  /\b(?:I am|I'm|I will be|ich bin|je suis|je serai)\b[^.\n]{0,80}?(?:\bout of (?:the )?office|\bon (?:vacation|leave|holiday)|nicht im Büro|außer Haus|\babwesend|im Urlaub|\babsente? (?:du bureau|jusqu)|en congés?\b)/i;
+  /\b(?:I am|I'm|I will be|ich bin|je suis|je serai)\b[\s\S]{0,80}?(?:\bout of (?:the )?office|\bon (?:vacation|leave|holiday)|nicht im Büro|außer Haus|\babwesend|im Urlaub|\babsente? (?:du bureau|jusqu)|en congés?\b)/i;
 
 function fromDaemon(n: Notice): boolean {
   const at = n.fromAddress.lastIndexOf('@');
