@@ -41,7 +41,16 @@ id Debian-exim >/dev/null 2>&1 ||
 
 install -d -o Debian-exim -g Debian-exim -m 0750 "$EXIM_DIR/spool" "$EXIM_DIR/log"
 # The bounce mailbox (a Maildir) that bounces+...@bounces.example.test is delivered to.
-install -d -o Debian-exim -g Debian-exim -m 0755 "$EXIM_DIR/mail"
+install -d -o Debian-exim -g Debian-exim -m 0755 "$EXIM_DIR/mail" "$EXIM_DIR/mail/pipe"
+# The pipe command of piped+...@bounces.example.test: the message and the environment
+# Exim gives a pipe (LOCAL_PART, LOCAL_PART_SUFFIX, DOMAIN, ...), one pair of files each.
+cat >"$EXIM_DIR/pipe-capture" <<EOF
+#!/bin/sh
+f="$EXIM_DIR/mail/pipe/\$(date +%s).\$\$"
+env >"\$f.env"
+cat >"\$f.tmp" && mv "\$f.tmp" "\$f.eml"
+EOF
+chmod 0755 "$EXIM_DIR/pipe-capture"
 # -C needs a file owned by root and writable by nobody else.
 install -o root -g root -m 0644 exim.conf "$EXIM_DIR/exim.conf"
 # Listed as trusted, Exim keeps root privilege when it re-runs itself with -C for

@@ -6,7 +6,9 @@
  * remote domain goes by SMTP to this test's own server on 127.0.0.1, which
  * refuses or defers recipients by local part; Exim writes the bounce to the
  * envelope sender, bounces+<tag>@bounces.example.test, delivered into the
- * Maildir /opt/sendwell-ci/exim/mail/bounces with Exim's Envelope-to header.
+ * Maildir /opt/sendwell-ci/exim/mail/bounces with Exim's Envelope-to header
+ * (piped+<tag>@ goes through a pipe transport, which keeps the message and the
+ * environment Exim gives a pipe command, for the alias setup in the README).
  * Run with SENDWELL_IT_EXIM=1 (CI does), as root (Exim's -C keeps privilege
  * for root only).
  */
@@ -21,6 +23,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { classify } from '../../src/bounce/classify.js';
 import { parseBounce, type ParsedBounce } from '../../src/bounce/parse.js';
 import { runCli } from '../helpers/cli.js';
+import { dsnFor } from '../helpers/dsn.js';
 import { smtpReply, startSmtpServer, type TestServer } from '../helpers/smtp-server.js';
 
 const enabled = process.env.SENDWELL_IT_EXIM === '1';
@@ -28,6 +31,8 @@ const EXIM_DIR = '/opt/sendwell-ci/exim';
 /** The wrapper setup-exim.sh writes: the unpacked exim4 with -C our config. */
 const SENDMAIL = `${EXIM_DIR}/sendmail`;
 const MAILDIR = `${EXIM_DIR}/mail/bounces`;
+/** Where .ci/exim.conf's pipe for piped+...@bounces.example.test leaves the message and its environment. */
+const PIPE_DIR = `${EXIM_DIR}/mail/pipe`;
 const DSN_TIMEOUT_MS = 30_000;
 /** The sink's SIZE limit; the size probe is larger. */
 const SINK_SIZE = 20_000;
@@ -176,38 +181,81 @@ describe('integration: bounces from a real Exim4', { skip: !enabled && 'set SEND
     assert.deepEqual([c.category, c.retry, c.suppress], ['temporary', true, 'count']);
   });
 
-  it('round trip: sendwell sends via Exim with a VERP sender, the bounce comes back, is matched and suppresses', async () => {
+  /** sendwell sends to a recipient the sink refuses, through Exim, with VERP senders on `bounceBase`. */
+  async function sendwellThroughExim(bounceBase: string) {
     const work = mkdtempSync(join(tmpdir(), 'sendwell-exim-rt-'));
     const cfg = join(work, 'sendwell.toml');
-    writeFileSync(cfg, ['[relay]', `url = "sendmail:${SENDMAIL}"`, '[sender]', 'from = "Jane Doe <jane@example.test>"', '[bounces]', 'address = "bounces@bounces.example.test"', ''].join('\n'));
+    writeFileSync(cfg, ['[relay]', `url = "sendmail:${SENDMAIL}"`, '[sender]', 'from = "Jane Doe <jane@example.test>"', '[bounces]', `address = "${bounceBase}"`, ''].join('\n'));
     const state = join(work, 'state');
-    const run = (args: string[], stdin?: string) => runCli(args, { cwd: work, ...(stdin !== undefined ? { stdin } : {}) });
+    const run = (args: string[], stdin?: string, env?: Record<string, string>) => runCli(args, { cwd: work, ...(stdin !== undefined ? { stdin } : {}), ...(env ? { env } : {}) });
     const to = `nosuchuser-${randomBytes(3).toString('hex')}@example.test`;
-    const subject = `exim round trip ${Date.now()}`;
+    const subject = `exim round trip ${Date.now()}-${randomBytes(2).toString('hex')}`;
     const sent = await run(['send', '--config', cfg, '--state-dir', state, '--to', to, '--subject', subject, '--text', 'this will bounce', '--json']);
     assert.equal(sent.code, 0, sent.stderr);
     const { queueId } = JSON.parse(sent.stdout) as { queueId: string };
+    const ingest = async (dsn: string, env?: Record<string, string>) => {
+      const r = await run(['bounce', 'ingest', '--config', cfg, '--state-dir', state, '--json'], dsn, env);
+      assert.equal(r.code, 0, r.stderr);
+      return JSON.parse(r.stdout) as { kind: string; format: string; confident: boolean; recipients: Array<{ address: string; queueId?: string; action: string; amended: boolean; category: string }> };
+    };
+    const sendAgain = async () => {
+      const again = await run(['send', '--config', cfg, '--state-dir', state, '--to', to, '--subject', `${subject} again`, '--text', 'x', '--json']);
+      return JSON.parse(again.stdout) as { recipients: Array<{ state: string; response: string }> };
+    };
+    return { to, subject, queueId, ingest, sendAgain };
+  }
 
+  async function waitFor<T>(what: string, find: () => T | undefined): Promise<T> {
     const end = Date.now() + DSN_TIMEOUT_MS;
-    let dsn: string | undefined;
-    while (!dsn && Date.now() < end) {
-      dsn = maildirMessages().find((m) => m.includes(`Subject: ${subject}`) && /report-type=delivery-status/i.test(m));
-      if (!dsn) await sleep(250);
+    for (;;) {
+      const found = find();
+      if (found !== undefined) return found;
+      if (Date.now() > end) assert.fail(`${what} after ${DSN_TIMEOUT_MS} ms (see ${EXIM_DIR}/log/mainlog)`);
+      await sleep(250);
     }
-    assert.ok(dsn, `Exim returned a DSN to the VERP address (see ${EXIM_DIR}/log/mainlog)`);
+  }
+
+  it('round trip: sendwell sends via Exim with a VERP sender, the bounce comes back to a mailbox, is matched and suppresses', async () => {
+    const rt = await sendwellThroughExim('bounces@bounces.example.test');
+    const dsn = await waitFor('no DSN in the bounce Maildir', () => maildirMessages().find((m) => m.includes(`Subject: ${rt.subject}`) && /report-type=delivery-status/i.test(m)));
     // Exim names the envelope recipient in Envelope-to only (no X-Original-To, no Delivered-To).
     assert.match(dsn, /^Envelope-to: bounces\+[a-z2-7]+\.[a-z2-7]{10}@bounces\.example\.test$/m);
     assert.doesNotMatch(dsn, /^(?:X-Original-To|Delivered-To):/im);
 
-    const ingest = await run(['bounce', 'ingest', '--config', cfg, '--state-dir', state, '--json'], dsn);
-    assert.equal(ingest.code, 0, ingest.stderr);
-    const result = JSON.parse(ingest.stdout) as { kind: string; format: string; confident: boolean; recipients: Array<{ address: string; queueId?: string; action: string; amended: boolean; category: string }> };
+    const result = await rt.ingest(dsn);
     assert.deepEqual([result.kind, result.format, result.confident], ['bounce', 'rfc3464', true]);
-    assert.deepEqual(result.recipients.map((r) => [r.address, r.queueId, r.category, r.action, r.amended]), [[to, queueId, 'unknown-user', 'suppressed', true]]);
-
-    const again = await run(['send', '--config', cfg, '--state-dir', state, '--to', to, '--subject', `${subject} again`, '--text', 'x', '--json']);
-    const second = JSON.parse(again.stdout) as { recipients: Array<{ state: string; response: string }> };
+    assert.deepEqual(result.recipients.map((r) => [r.address, r.queueId, r.category, r.action, r.amended]), [[rt.to, rt.queueId, 'unknown-user', 'suppressed', true]]);
+    const second = await rt.sendAgain();
     assert.equal(second.recipients[0]!.state, 'suppressed');
     assert.match(second.recipients[0]!.response, /suppressed since .*unknown/i);
+  });
+
+  it('round trip through an Exim pipe, as the README\'s alias: the environment Exim sets names the VERP address', async () => {
+    const rt = await sendwellThroughExim('piped@bounces.example.test');
+    const base = await waitFor('nothing reached the pipe', () => {
+      const f = existsSync(PIPE_DIR) ? readdirSync(PIPE_DIR).filter((n) => n.endsWith('.eml')).find((n) => readFileSync(join(PIPE_DIR, n), 'latin1').includes(`Subject: ${rt.subject}`)) : undefined;
+      return f?.replace(/\.eml$/, '');
+    });
+    const dsn = readFileSync(join(PIPE_DIR, `${base}.eml`), 'latin1');
+    const exim = Object.fromEntries(
+      readFileSync(join(PIPE_DIR, `${base}.env`), 'utf8')
+        .split('\n')
+        .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+    ) as Record<string, string>;
+    // What src/cli/bounce.ts builds from Exim's pipe environment is the VERP address.
+    const fromEnv = `${exim.LOCAL_PART_PREFIX ?? ''}${exim.LOCAL_PART}${exim.LOCAL_PART_SUFFIX ?? ''}@${exim.DOMAIN}`;
+    assert.match(fromEnv, /^piped\+[a-z2-7]+\.[a-z2-7]{10}@bounces\.example\.test$/);
+    assert.equal(fromEnv, exim.RECIPIENT);
+
+    const env = Object.fromEntries(['LOCAL_PART', 'LOCAL_PART_PREFIX', 'LOCAL_PART_SUFFIX', 'DOMAIN', 'RECIPIENT', 'SENDER'].filter((k) => k in exim).map((k) => [k, exim[k]!]));
+    const result = await rt.ingest(dsn, env);
+    assert.deepEqual(result.recipients.map((r) => [r.address, r.queueId, r.category, r.action]), [[rt.to, rt.queueId, 'unknown-user', 'suppressed']]);
+    assert.equal((await rt.sendAgain()).recipients[0]!.state, 'suppressed');
+
+    // Exim's bounce also names the VERP address in To: and returns the Message-ID. A bare DSN to
+    // the base address (a relay that rewrote it) shows that the pipe's environment alone is enough.
+    const bare = dsnFor('piped@bounces.example.test', rt.to);
+    assert.equal((await rt.ingest(bare)).recipients[0]!.queueId, undefined, 'without the environment nothing names the message');
+    assert.equal((await rt.ingest(bare, env)).recipients[0]!.queueId, rt.queueId);
   });
 });
