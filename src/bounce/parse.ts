@@ -18,11 +18,14 @@
  *      `not-a-bounce`.
  *   4. Heuristics for notices without a machine-readable part, only when the
  *      notice comes from a mailer daemon or has a bounce subject: Postfix,
- *      Exim, qmail, Sendmail, Microsoft Exchange/Outlook and Gmail texts,
- *      then any "undeliverable" text (addresses plus SMTP reply and enhanced
- *      codes found in the text). These set `confident: false`.
+ *      Exim, qmail, Sendmail, Microsoft Exchange/Outlook (also German and
+ *      French) and Gmail texts, then any "undeliverable" text in English,
+ *      German or French (addresses plus SMTP reply and enhanced codes found in
+ *      the text, else a reason in words next to the address). These set
+ *      `confident: false`.
  *   5. Automatic replies (RFC 3834 `Auto-Submitted: auto-replied`,
- *      `X-Autoreply`, `Precedence: auto_reply`, out-of-office subjects) →
+ *      `X-Autoreply`, `Precedence: auto_reply`, out-of-office subjects and
+ *      texts such as "Ich bin bis … nicht im Büro") →
  *      `auto-reply`. They come after the bounce checks because Postfix and
  *      Exim mark their bounces `Auto-Submitted: auto-replied` too.
  *   6. Anything else → `not-a-bounce`.
@@ -629,7 +632,7 @@ function plainRecipients(body: string, n: Notice): Found[] {
 function reasonNear(lines: string[], i: number, after: number): string | undefined {
   const candidates = [lines[i]!.slice(after)];
   for (let j = i + 1; j < Math.min(lines.length, i + 3); j++) {
-    if (new RegExp(ADDRESS_SRC, 'u').test(lines[j]!)) break;
+    if (ADDRESS_RE.test(lines[j]!)) break;
     candidates.push(lines[j]!);
   }
   for (const c of candidates) {
