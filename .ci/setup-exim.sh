@@ -31,8 +31,13 @@ fi
 # The shared libraries it needs are ordinary packages (no conflict with postfix).
 if ldd "$EXIM" | grep -q 'not found'; then
   libs=$(apt-cache depends exim4-daemon-light | awk '$1 == "Depends:" && $2 ~ /^lib/ { print $2 }' | sort -u)
+  install_libs() { apt-get install -y -qq --no-install-recommends -o DPkg::Lock::Timeout=300 "$@" >/dev/null; }
   # shellcheck disable=SC2086
-  apt-get install -y -qq --no-install-recommends -o DPkg::Lock::Timeout=300 $libs >/dev/null
+  install_libs $libs || { apt-get update -qq && install_libs $libs; }
+  if ldd "$EXIM" | grep 'not found' >&2; then
+    echo "setup-exim: $EXIM still lacks the libraries above; install them with apt-get" >&2
+    exit 1
+  fi
 fi
 
 # Debian's binary has its exim_user compiled in; exim4-base would create it.
