@@ -88,6 +88,7 @@ function classOf(b: ParsedBounce, address: string) {
 describe('integration: bounces from a real Exim4', { skip: !enabled && 'set SENDWELL_IT_EXIM=1 (needs .ci/setup-exim.sh)' }, () => {
   let sink: TestServer;
   before(async () => {
+    if (!existsSync(SENDMAIL)) throw new Error(`${SENDMAIL} is missing: install the unpacked Exim first with \`bash .ci/setup-exim.sh\` (as root)`);
     // The remote side: refusals by local part, as a receiving MTA would answer.
     sink = await startSmtpServer({
       size: SINK_SIZE,
