@@ -104,6 +104,28 @@ describe('classify: reading the status', () => {
     assert.equal(classify({ status: '5.0.0', diagnostic: 'smtp; 451 4.7.1 Greylisted' }).rule, 'B.5');
   });
 
+  it('German and French texts: the reason, not the mere language (Absender is our sender, not the recipient)', () => {
+    const rule = (diagnostic: string) => classify({ diagnostic, code: 550 }).rule;
+    assert.equal(rule('550 Empfänger unbekannt'), 'B.user-unknown');
+    assert.equal(rule('550 Absender unbekannt'), 'B.sender-rejected');
+    assert.equal(rule('550 Domaine inconnu'), 'B.domain-unknown');
+    assert.equal(rule('550 Postfach voll'), 'B.quota');
+    assert.equal(rule('550 POSTFACH VOLL'), 'B.quota');
+    assert.equal(rule('550 Die Nachricht ist zu gross'), 'B.size');
+    // Nothing but "could not be delivered": no reason is invented.
+    assert.equal(rule('550 Die Nachricht konnte nicht zugestellt werden'), 'B.5');
+    assert.equal(rule("550 Le message n'a pas pu être remis"), 'B.5');
+    // A temporary answer is read as its English counterpart is.
+    assert.equal(classify({ diagnostic: '452 Postfach voll' }).rule, classify({ diagnostic: '452 Mailbox full' }).rule);
+    assert.equal(classify({ diagnostic: '451 Benutzer unbekannt' }).rule, classify({ diagnostic: '451 User unknown' }).rule);
+  });
+
+  it('Exim\'s retry timeout: Status 5.0.0 after a 4xx reply is a soft bounce', () => {
+    const c = classify({ status: '5.0.0', diagnostic: 'smtp; 451 4.3.0 <a@example.org>: Temporary lookup failure: retry timeout exceeded', confident: true });
+    assert.deepEqual([c.rule, c.category, c.retry, c.suppress], ['B.retry-timeout', 'temporary', true, 'count']);
+    assert.equal(classify({ status: '5.0.0', diagnostic: 'smtp; 451 4.3.0 Temporary lookup failure', confident: true }).rule, 'B.5');
+  });
+
   it('a status field with a comment still reads', () => {
     assert.equal(classify({ status: '5.1.1 (bad destination mailbox)' }).rule, 'B.5.1.1');
   });

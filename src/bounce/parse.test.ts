@@ -247,6 +247,33 @@ describe('parseBounce details', () => {
         'B.5.1.1',
       ],
       ['bounce words from a person, no bounce subject', msg('Jane <jane@example.org>', 'Hello', 'user unknown 550 5.1.1 x@example.org'), { kind: 'not-a-bounce', format: 'none', recipients: [] }],
+      [
+        'French Exchange without the administrators\' section: the localised explanation is the diagnostic',
+        msg('postmaster@ex.example.com', 'Non remis : Bonjour', "La remise aux destinataires ou groupes suivants a échoué :\n\nJeanne Roux (jeanne.roux@ex.example.com)\nL'adresse de messagerie que vous avez entrée est introuvable.\n"),
+        { kind: 'bounce', format: 'exchange', recipients: [{ address: 'jeanne.roux@ex.example.com', action: 'failed', diagnostic: "L'adresse de messagerie que vous avez entrée est introuvable." }] },
+        'B.user-unknown',
+      ],
+      [
+        'a German notice from a gateway that is no daemon, recognised by its subject; the reason on the address line',
+        msg('Poststelle <poststelle@gw.example.net>', 'Nicht zustellbar: Antrag', 'Die Nachricht konnte nicht zugestellt werden.\n\nk.wolf@example.net - Empfänger unbekannt\n'),
+        { kind: 'bounce', format: 'plain', recipients: [{ address: 'k.wolf@example.net', action: 'failed', diagnostic: 'Empfänger unbekannt' }] },
+        'B.user-unknown',
+      ],
+      [
+        'a German delay notice in plain text',
+        msg('MAILER-DAEMON@gw.example.net', 'Zustellung verzögert: Antrag', 'Ihre Nachricht an k.wolf@example.net wurde noch nicht zugestellt.\nDie Zustellung wird weiterhin versucht.\n'),
+        { kind: 'delay', format: 'plain', recipients: [{ address: 'k.wolf@example.net', action: 'delayed' }] },
+        'B.delay',
+      ],
+      [
+        'prose next to an address that names no reason is not taken as one',
+        msg('MAILER-DAEMON@gw.example.net', 'Unzustellbar: Antrag', 'Die Nachricht an k.wolf@example.net konnte nicht zugestellt werden.\nBitte wenden Sie sich an die Poststelle.\n'),
+        { kind: 'bounce', format: 'plain', recipients: [{ address: 'k.wolf@example.net', action: 'failed' }] },
+        'B.other',
+      ],
+      ['a person writing "ich bin bis Montag nicht im Büro" is an auto-reply at worst, never a bounce', msg('Jane <jane@example.org>', 'Termin', 'Hallo, ich bin bis Montag nicht im Büro.'), { kind: 'auto-reply', format: 'auto-reply', recipients: [{ address: 'jane@example.org' }] }],
+      ['Abwesenheitsnotiz in the subject', msg('Jane <jane@example.org>', 'Abwesenheitsnotiz: Termin', 'Danke für Ihre Nachricht.'), { kind: 'auto-reply', format: 'auto-reply' }],
+      ['a French absence subject', msg('Jeanne <jeanne@example.org>', "Message d'absence : Réunion", 'Merci pour votre message.'), { kind: 'auto-reply', format: 'auto-reply' }],
     ];
     for (const [name, raw, want, rule] of cases) {
       it(name, async () => {

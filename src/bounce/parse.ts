@@ -18,11 +18,14 @@
  *      `not-a-bounce`.
  *   4. Heuristics for notices without a machine-readable part, only when the
  *      notice comes from a mailer daemon or has a bounce subject: Postfix,
- *      Exim, qmail, Sendmail, Microsoft Exchange/Outlook and Gmail texts,
- *      then any "undeliverable" text (addresses plus SMTP reply and enhanced
- *      codes found in the text). These set `confident: false`.
+ *      Exim, qmail, Sendmail, Microsoft Exchange/Outlook (also German and
+ *      French) and Gmail texts, then any "undeliverable" text in English,
+ *      German or French (addresses plus SMTP reply and enhanced codes found in
+ *      the text, else a reason in words next to the address). These set
+ *      `confident: false`.
  *   5. Automatic replies (RFC 3834 `Auto-Submitted: auto-replied`,
- *      `X-Autoreply`, `Precedence: auto_reply`, out-of-office subjects) →
+ *      `X-Autoreply`, `Precedence: auto_reply`, out-of-office subjects and
+ *      texts such as "Ich bin bis … nicht im Büro") →
  *      `auto-reply`. They come after the bounce checks because Postfix and
  *      Exim mark their bounces `Auto-Submitted: auto-replied` too.
  *   6. Anything else → `not-a-bounce`.
@@ -32,7 +35,7 @@
  * parse of that MTA's text, `plain` for the generic text heuristic.
  */
 import { simpleParser, type ParsedMail, type SimpleParserOptions } from 'mailparser';
-import { findEnhancedStatus } from './classify.js';
+import { findEnhancedStatus, matchRule } from './classify.js';
 
 export type BounceKind = 'bounce' | 'delay' | 'complaint' | 'auto-reply' | 'not-a-bounce';
 
@@ -205,7 +208,7 @@ const RETURNED_HEADERS = ['text/rfc822-headers', 'message/global-headers'];
 
 /** Where a notice starts quoting the original message. */
 const QUOTE_MARKER =
-  /^[ \t]*(?:-{2,}[ \t]*(?:This is a copy of the message|Below this line is a copy of the message|Original message follows|Message header follows|Original message headers|Returned message|Original message|Unsent message below|Enclosed are the original headers)|Original message headers:|-{2,}[ \t]*Original Message[ \t]*-{2,}).*$/im;
+  /^[ \t]*(?:-{2,}[ \t]*(?:This is a copy of the message|Below this line is a copy of the message|Original message follows|Message header follows|Original message headers|Returned message|Original message|Unsent message below|Enclosed are the original headers|Ursprüngliche Nachricht|Originalnachricht|Message d['’]origine|Message original)|Original message headers:|Ursprüngliche Nachrichtenkopfzeilen:|En-têtes (?:du|de) message d['’]origine\s*:|-{2,}[ \t]*Original Message[ \t]*-{2,}).*$/im;
 
 function stripMboxFrom(buf: Buffer): Buffer {
   // A message cut from an mbox starts with "From sender date"; it is no header.
@@ -518,13 +521,30 @@ const SENDMAIL: Flavour = {
   },
 };
 
+/** Exchange's headings in English, German and French (localised servers write their own). */
+const EXCHANGE_FAILED = /Delivery has failed to these recipients or groups|Die Zustellung an (?:die )?folgende(?:n)? Empfänger oder Gruppen ist fehlgeschlagen|La remise aux destinataires ou groupes suivants a échoué/i;
+const EXCHANGE_DELAYED = /Delivery is delayed to these recipients or groups|Die Zustellung an (?:die )?folgende(?:n)? Empfänger oder Gruppen (?:verzögert sich|wurde verzögert)|La remise aux destinataires ou groupes suivants (?:a été |est )(?:retardée|différée)/i;
+const EXCHANGE_DIAGNOSTIC = /Diagnostic information for administrators|Diagnoseinformationen für Administratoren|Informations de diagnostic pour les administrateurs/i;
+/** Exchange quotes the remote server's reply: `Remote Server returned '550 ...'`. */
+const EXCHANGE_RETURNED_LEAD = String.raw`(?:Remote Server returned|Vom Remoteserver zurückgegeben|Remoteserver hat zurückgegeben|Le serveur distant a (?:retourné|renvoyé))\s*:?\s*'`;
+const EXCHANGE_RETURNED = new RegExp(`${EXCHANGE_RETURNED_LEAD}(.*)'\\s*$`, 'i');
+
 const EXCHANGE: Flavour = {
   format: 'exchange',
-  signature: /Delivery has failed to these recipients or groups|Delivery is delayed to these recipients or groups|Your message did not reach some or all of the intended recipients|Remote Server returned '|Diagnostic information for administrators/i,
-  delay: /Delivery is delayed to these recipients or groups/i,
+  signature: new RegExp(
+    [
+      EXCHANGE_FAILED.source,
+      EXCHANGE_DELAYED.source,
+      EXCHANGE_DIAGNOSTIC.source,
+      EXCHANGE_RETURNED_LEAD,
+      "Your message did not reach some or all of the intended recipients|Ihre Nachricht hat einige oder alle Empfänger nicht erreicht|Votre message n['’]a pas atteint (?:certains|une partie|la totalité)",
+    ].join('|'),
+    'i',
+  ),
+  delay: EXCHANGE_DELAYED,
   recipients(body) {
     const out: Found[] = [];
-    const diag = /Diagnostic information for administrators:?/i.exec(body);
+    const diag = EXCHANGE_DIAGNOSTIC.exec(body);
     if (diag) {
       let cur: Found | null = null;
       for (const line of body.slice(diag.index).split('\n')) {
@@ -534,12 +554,12 @@ const EXCHANGE: Flavour = {
           if (!out.includes(cur)) out.push(cur);
           continue;
         }
-        const returned = /Remote Server returned '(.*)'\s*$/i.exec(line) ?? /^\s*#(\d{3}[ -].*?)\s*#*\s*$/.exec(line);
+        const returned = EXCHANGE_RETURNED.exec(line) ?? /^\s*#(\d{3}[ -].*?)\s*#*\s*$/.exec(line);
         if (cur && returned) cur.text = returned[1].replace(/^<\s*|\s*>$/g, '');
       }
     }
     if (out.length > 0) return out;
-    const list = /(?:Delivery has failed to|Delivery is delayed to) these recipients or groups:?/i.exec(body);
+    const list = new RegExp(`(?:${EXCHANGE_FAILED.source}|${EXCHANGE_DELAYED.source})\\s*:?`, 'i').exec(body);
     if (!list) return out;
     // Without the administrators' section: each address line, with the explanation that follows it.
     let cur: Found | null = null;
@@ -553,7 +573,7 @@ const EXCHANGE: Flavour = {
     }
     return out;
   },
-  reportingMta: (body) => /Generating server:\s*(\S+)/i.exec(body)?.[1],
+  reportingMta: (body) => /(?:Generating server|Generierender Server|Serveur de génération)\s*:\s*(\S+)/i.exec(body)?.[1],
 };
 
 const GMAIL: Flavour = {
@@ -593,6 +613,7 @@ function plainRecipients(body: string, n: Notice): Found[] {
       if (out.some((f) => f.address.toLowerCase() === address.toLowerCase())) continue;
       let text: string | undefined;
       for (let j = i; j < Math.min(lines.length, i + 6) && text === undefined; j++) if (hasCode(lines[j])) text = lines[j];
+      text ??= reasonNear(lines, i, m.index! + m[0].length);
       out.push(clean({ address, text }));
     }
   });
@@ -602,6 +623,26 @@ function plainRecipients(body: string, n: Notice): Found[] {
   }
   return out;
 }
+
+/**
+ * Without a reply code: a reason in words (`Benutzer unbekannt`, `Boîte aux lettres pleine`) after
+ * the address on its line or on the next two lines, before the next address. A line counts as a
+ * reason when a specific rule of the rule table recognises it.
+ */
+function reasonNear(lines: string[], i: number, after: number): string | undefined {
+  const candidates = [lines[i]!.slice(after)];
+  for (let j = i + 1; j < Math.min(lines.length, i + 3); j++) {
+    if (ADDRESS_RE.test(lines[j]!)) break;
+    candidates.push(lines[j]!);
+  }
+  for (const c of candidates) {
+    const t = c.replace(/^[\s>:;,.–-]+/, '').trim();
+    if (t && !GENERIC_RULES.has(matchRule({ diagnostic: t }).id)) return t;
+  }
+  return undefined;
+}
+/** Rules that match any text of a class; a line that only reaches these names no reason. */
+const GENERIC_RULES = new Set(['B.5', 'B.4', 'B.other']);
 
 /** The server's words: from the reply code on when prose precedes it ("host x said: 550 ..."). */
 function cleanDiagnostic(text: string | undefined): string | undefined {
@@ -632,14 +673,20 @@ function flavourRecipients(n: Notice): BounceRecipient[] {
 }
 
 const DAEMON_LOCAL = /^(?:mailer-?daemon|mail-?daemon|postmaster|mail-?delivery(?:-?system|-?subsystem)?|mdaemon|microsoftexchange[0-9a-f]*)$/i;
-const DAEMON_NAME = /mail delivery|mailer-daemon|postmaster|delivery (?:subsystem|system|status)/i;
+const DAEMON_NAME = /mail delivery|mailer-daemon|postmaster|delivery (?:subsystem|system|status)|zustellsystem|système de (?:distribution|remise)/i;
+// English, German ("Unzustellbar: ...", Exchange), French ("Non remis : ...", Exchange).
 const BOUNCE_SUBJECT =
-  /undeliver|delivery (?:status notification|failure|failed|has failed|problem|report|incomplete|delayed)|returned mail|failure notice|mail delivery failed|non-?delivery|could not be delivered|returned to sender|warning: could not send|delayed mail|mail system error/i;
+  /undeliver|delivery (?:status notification|failure|failed|has failed|problem|report|incomplete|delayed)|returned mail|failure notice|mail delivery failed|non-?delivery|could not be delivered|returned to sender|warning: could not send|delayed mail|mail system error|unzustellbar|nicht zustellbar|zustellung (?:fehlgeschlagen|gescheitert|verzögert)|konnte nicht zugestellt werden|non remis|non distribuable|non délivré|échec de (?:la )?(?:remise|distribution|livraison)|remise différée/i;
 const REPLY_SUBJECT = /^\s*(?:re|fwd?|aw|wg|sv|vs|tr)\s*:/i;
 const SUCCESS = /\((?:Success|Relay(?:ed)?)\)|successfully delivered|delivery (?:has )?succeeded|^(?:Delivered|Relayed)\s*:/i;
-const DELAY_TEXT = /delivery (?:is |has been )?delayed|has not yet been delivered|will (?:continue to )?(?:retry|try)|still (?:being )?(?:retried|trying)|\(Delay\)|transient non-fatal|THIS IS A WARNING ONLY/i;
+const DELAY_TEXT =
+  /delivery (?:is |has been )?delayed|has not yet been delivered|will (?:continue to )?(?:retry|try)|still (?:being )?(?:retried|trying)|\(Delay\)|transient non-fatal|THIS IS A WARNING ONLY|Zustellung (?:hat sich |wurde |ist )?verzögert|noch nicht zugestellt|wird (?:weiterhin|erneut) versucht|remise (?:a été |est )?(?:différée|retardée)|pas encore été (?:remis|distribué)|nouvelles tentatives/i;
+const DELAY_SUBJECT = /\bdelay|verzögert|différée|retardée/i;
 const OOO_SUBJECT =
-  /^(?:(?:re|aw|fwd?)\s*:\s*)?(?:auto(?:matic|matische)?[ _-]?(?:reply|response|antwort|answer)|autoreply|auto\s*:|out of (?:the )?office|abwesen|absence|away from|vacation|on leave|réponse automatique|risposta automatica|respuesta automática)|\bout of (?:the )?office\b/i;
+  /^(?:(?:re|aw|fwd?)\s*:\s*)?(?:auto(?:matic|matische)?[ _-]?(?:reply|response|antwort|answer)|autoreply|auto\s*:|out of (?:the )?office|abwesen|absence|away from|vacation|on leave|réponse automatique|risposta automatica|respuesta automática|message d['’]absence|absente? du bureau)|\bout of (?:the )?office\b|nicht im büro/i;
+/** An out-of-office text from a responder that sets no header and no telling subject. */
+const OOO_BODY =
+  /\b(?:I am|I'm|I will be|ich bin|je suis|je serai)\b[\s\S]{0,80}?(?:\bout of (?:the )?office|\bon (?:vacation|leave|holiday)|nicht im Büro|außer Haus|\babwesend|im Urlaub|\babsente? (?:du bureau|jusqu)|en congés?\b)/i;
 
 function fromDaemon(n: Notice): boolean {
   const at = n.fromAddress.lastIndexOf('@');
@@ -653,6 +700,7 @@ function autoReply(n: Notice): { confident: boolean } | null {
   const precedence = (n.header('precedence') ?? '').toLowerCase().trim();
   if (n.header('x-autoreply') !== undefined || n.header('x-autorespond') !== undefined || precedence === 'auto_reply') return { confident: false };
   if (n.subject && OOO_SUBJECT.test(n.subject)) return { confident: false };
+  if (OOO_BODY.test(n.body.slice(0, 2000))) return { confident: false };
   return null;
 }
 
@@ -679,7 +727,7 @@ function heuristic(n: Notice): ParsedBounce {
     // An out-of-office whose subject merely quotes "undeliverable" stays an auto-reply;
     // a daemon's notice with Auto-Submitted (as Postfix and Exim send) is still a bounce.
     if (daemon || !autoReply(n)) {
-      const delay = DELAY_TEXT.test(n.body) || /\bdelay/i.test(n.subject ?? '');
+      const delay = DELAY_TEXT.test(n.body) || DELAY_SUBJECT.test(n.subject ?? '');
       return clean({
         kind: delay ? 'delay' : 'bounce',
         format: 'plain',

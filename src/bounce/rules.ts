@@ -28,6 +28,9 @@
  *   7. bare reply codes (RFC 5321, RFC 7504);
  *   8. the class alone (4 = try again, 5 = give up), then a catch-all.
  *
+ * Texts are recognised in English, German and French (localised Exchange and
+ * gateways: "Empfänger unbekannt", "Postfach voll", "Destinataire inconnu").
+ *
  * Each rule has a `why` (the source or reasoning) and at least one example
  * input that lands on exactly that rule (rules.test.ts checks this).
  */
@@ -78,10 +81,30 @@ export interface BounceRule {
 
 // --- text patterns (kept here so the table stays readable) ---------------------------------
 
-const SENDER_REJECTED =
-  /sender address rejected|sender (?:address )?verif(?:y|ication) failed|sender domain (?:not found|must resolve|does not exist)|invalid sender|sender (?:address )?(?:is )?(?:not allowed|refused|denied|blacklisted)|bad sender|return[- ]path (?:rejected|invalid)/i;
+/**
+ * German and French texts (localised Exchange, Exim and Postfix, and the gateways in front of
+ * them) as regex source: umlauts and accents match also when a gateway wrote them out
+ * (`Empfaenger`, `groesse`, `boite`), and ' matches the typographic ’ too.
+ */
+function localised(src: string): string {
+  const spelled: Record<string, string> = { ä: '(?:ä|ae)', ö: '(?:ö|oe)', ü: '(?:ü|ue)', ß: '(?:ß|ss)', é: '[ée]', è: '[èe]', ê: '[êe]', î: '[îi]', ô: '[ôo]', "'": "['’]" };
+  return src.replace(/[äöüßéèêîô']/g, (c) => spelled[c]!);
+}
+
+/** One case-insensitive pattern: English as a RegExp, German and French as localised() source. */
+function anyOf(english: RegExp, ...other: string[]): RegExp {
+  return new RegExp([english.source, ...other.map(localised)].join('|'), 'i');
+}
+
+const SENDER_REJECTED = anyOf(
+  /sender address rejected|sender (?:address )?verif(?:y|ication) failed|sender domain (?:not found|must resolve|does not exist)|invalid sender|sender (?:address )?(?:is )?(?:not allowed|refused|denied|blacklisted)|bad sender|return[- ]path (?:rejected|invalid)/i,
+  String.raw`absender(?:adresse|domäne)? (?:wurde )?(?:abgelehnt|ungültig|unbekannt|nicht (?:erlaubt|zulässig))|ungültiger absender`,
+  String.raw`(?:adresse (?:de l'|d')?)?expéditeur (?:est )?(?:refusée?|rejetée?|invalide|inconnue?|non autorisée?)`,
+);
 const GREYLIST = /gr[ae]y[- ]?list/i;
 const NULL_MX = /null[- ]?mx/i;
+/** Exim's final bounce after retries: Status 5.0.0, though the server only ever answered 4xx. */
+const RETRY_TIMEOUT = /retry timeout exceeded|retry time not reached for any host after a long failure period/i;
 const DBEB_ACCESS_DENIED = /recipient address rejected: access denied/i;
 const BLOCKLIST =
   /\b(?:block ?list(?:ed)?|black ?list(?:ed)?|blocked using|listed (?:at|on|in|by)|dnsbl|rbl|spamhaus|spamcop|sorbs|barracuda|(?:poor|bad|low) (?:sender |ip )?reputation|banned sending ip|ip (?:address )?(?:is )?(?:blocked|banned|listed))\b/i;
@@ -91,18 +114,34 @@ const DMARC = /\bdmarc\b/i;
 const AUTH = /authentication (?:is )?required|\bunauthenticated\b|not authenticated|fails? to pass authentication|authentication checks? (?:did not pass|failed)/i;
 const PTR = /reverse (?:dns|lookup|hostname|dns lookup)|\bptr\b|\brdns\b|cannot find your (?:reverse )?hostname|(?:client|helo) hostname (?:does not|doesn't) match/i;
 const TLS = /(?:must|should) (?:issue a )?starttls|starttls (?:is )?required|\btls (?:is )?required|requires? (?:tls|encryption)|encryption (?:is )?required|\brequiretls\b/i;
-const RELAY = /relay(?:ing)? (?:access )?(?:denied|not permitted|not allowed|prohibited)|not permitted to relay|unable to relay|we do not relay/i;
+const RELAY = anyOf(
+  /relay(?:ing)? (?:access )?(?:denied|not permitted|not allowed|prohibited)|not permitted to relay|unable to relay|we do not relay/i,
+  String.raw`relaying (?:ist )?(?:nicht erlaubt|verweigert|abgelehnt|nicht gestattet)`,
+  String.raw`relais (?:refusé|non autorisé|interdit)`,
+);
 const SPAM = /\bspam\b|junk mail|unsolicited|\bphish|message (?:rejected|refused|blocked) (?:as|due to|because|for)|rejected for policy reasons|content (?:rejected|filter)/i;
 const RATE =
   /rate[- ]limit|too many (?:messages|mails|emails|connections|recipients|concurrent)|too (?:fast|quickly)|throttl|slow down|unusual (?:rate|volume)|temporarily deferred|deferred due to|(?:sending|message|connection) (?:rate|limit) exceeded|exceeded (?:the )?(?:sending |message |connection )?(?:rate|limit)/i;
-const USER_UNKNOWN =
-  /user(?:name)? unknown|unknown (?:user|recipient|local[- ]part|mailbox|alias)|no such (?:user|mailbox|recipient|account|address)|(?:user|mailbox|recipient|address|account)\b[^.;:]{0,40}\b(?:does not|doesn't|did not) exist|(?:recipient|address|mailbox|user|account) (?:was )?not found|recipientnotfound|recipnotfound|address (?:couldn't|could not|cannot|can't) be found|invalid (?:recipient|mailbox)|not a valid (?:mailbox|recipient|user)|no mailbox here by that name|unrouteable local part|(?:account|mailbox) (?:has been |is )?(?:disabled|closed|deactivated|terminated|inactive)|no longer (?:valid|active|in use)|(?:does not|doesn't) have an? (?:[\w.-]+ )?account|user not local|bad destination mailbox/i;
-const DOMAIN_UNKNOWN =
-  /(?:host|domain)(?: name)? not found|no such domain|\bnxdomain\b|unrouteable (?:mail )?domain|unrouteable address|domain (?:does not|doesn't) exist|all relevant mx records point to non-existent hosts|no (?:valid )?mx (?:record|host)|unknown domain|bad destination system address/i;
-const QUOTA =
-  /mailbox (?:is )?full|mail ?box (?:size|storage) limit|over ?quota|quota (?:exceeded|full|reached)|exceeded (?:the |its |their )?(?:storage|quota)|(?:mail|in)box (?:has )?(?:exceeded|reached) (?:the |its )?(?:size|storage|quota|limit)|disk quota|out of storage space/i;
-const SIZE =
-  /message (?:size |length )?(?:exceeds|is too (?:large|big|long)|too (?:large|big))|(?:size|length) (?:limit )?exceeds?|exceeds? (?:the )?(?:maximum|max\.?|fixed|allowed|size|message size)|(?:message|mail) size limit|maximum message size|message too large/i;
+const USER_UNKNOWN = anyOf(
+  /user(?:name)? unknown|unknown (?:user|recipient|local[- ]part|mailbox|alias)|no such (?:user|mailbox|recipient|account|address)|(?:user|mailbox|recipient|address|account)\b[^.;:]{0,40}\b(?:does not|doesn't|did not) exist|(?:recipient|address|mailbox|user|account) (?:was )?not found|recipientnotfound|recipnotfound|address (?:couldn't|could not|cannot|can't) be found|invalid (?:recipient|mailbox)|not a valid (?:mailbox|recipient|user)|no mailbox here by that name|unrouteable local part|(?:account|mailbox) (?:has been |is )?(?:disabled|closed|deactivated|terminated|inactive)|no longer (?:valid|active|in use)|(?:does not|doesn't) have an? (?:[\w.-]+ )?account|user not local|bad destination mailbox/i,
+  String.raw`(?:empfänger|benutzer|nutzer|postfach|adressat)(?:adresse|name)? (?:ist )?unbekannt|unbekannte[rs]? (?:empfänger|benutzer|postfach|adresse)|(?:empfänger|benutzer|postfach|e-?mail-?adresse|adresse|konto)\S* (?:existiert nicht|(?:ist )?nicht vorhanden|(?:wurde )?nicht gefunden|ist ungültig)|kein(?:e|en)? (?:solche[rns]? )?(?:benutzer|postfach|empfänger) (?:mit diesem namen|vorhanden|gefunden)|(?:postfach|konto) (?:wurde |ist )?(?:deaktiviert|gelöscht|geschlossen)`,
+  String.raw`(?:destinataire|utilisateur|adresse) (?:est )?inconnue?|(?:adresse|boîte (?:aux lettres|mail)|compte|utilisateur|destinataire)[^.;:]{0,50}? (?:introuvable|inexistante?|n'existe (?:pas|plus))|aucun(?:e)? (?:utilisateur|boîte aux lettres|destinataire) (?:de ce nom|correspondant)|(?:compte|boîte aux lettres) (?:a été |est )?(?:désactivée?|supprimée?|fermée?)`,
+);
+const DOMAIN_UNKNOWN = anyOf(
+  /(?:host|domain)(?: name)? not found|no such domain|\bnxdomain\b|unrouteable (?:mail )?domain|unrouteable address|domain (?:does not|doesn't) exist|all relevant mx records point to non-existent hosts|no (?:valid )?mx (?:record|host)|unknown domain|bad destination system address/i,
+  String.raw`(?:domain|domäne|zieldomäne)(?: \S+)? (?:existiert nicht|ist unbekannt|unbekannt|(?:wurde )?nicht gefunden)|unbekannte (?:domain|domäne)|(?:host|rechner|server)(?:name)? (?:wurde )?nicht gefunden`,
+  String.raw`domaine (?:de destination )?(?:\S+ )?(?:est )?(?:inconnu|inexistant|introuvable|n'existe pas)|nom de domaine (?:inconnu|introuvable|inexistant)|hôte (?:inconnu|introuvable)`,
+);
+const QUOTA = anyOf(
+  /mailbox (?:is )?full|mail ?box (?:size|storage) limit|over ?quota|quota (?:exceeded|full|reached)|exceeded (?:the |its |their )?(?:storage|quota)|(?:mail|in)box (?:has )?(?:exceeded|reached) (?:the |its )?(?:size|storage|quota|limit)|disk quota|out of storage space/i,
+  String.raw`(?:post|e-?mail-?)fach (?:des empfängers )?(?:ist )?(?:voll|überfüllt)|(?:speicher(?:platz)?|speicherkontingent|kontingent|quota|postfachgröße)\S* (?:ist )?(?:überschritten|erschöpft|voll)`,
+  String.raw`boîte (?:aux lettres|mail|de réception)(?: du destinataire)? (?:est )?(?:pleine|saturée)|(?:quota|espace de stockage)[^.;:]{0,20}? (?:dépassé|atteint|plein|insuffisant)`,
+);
+const SIZE = anyOf(
+  /message (?:size |length )?(?:exceeds|is too (?:large|big|long)|too (?:large|big))|(?:size|length) (?:limit )?exceeds?|exceeds? (?:the )?(?:maximum|max\.?|fixed|allowed|size|message size)|(?:message|mail) size limit|maximum message size|message too large/i,
+  String.raw`(?:nachricht|e-?mail|anhang)\S* (?:ist )?zu groß|(?:nachrichten|maximale )\S*größe[^.;:]{0,30}? überschritten|größenbeschränkung`,
+  String.raw`message (?:est )?trop (?:volumineux|gros|grand)|dépasse la taille (?:maximale|autorisée|limite)|taille (?:maximale )?(?:du message )?(?:autorisée )?dépassée`,
+);
 
 export const BOUNCE_RULES: readonly BounceRule[] = [
   // 1. the kind of report ------------------------------------------------------------------
@@ -164,6 +203,8 @@ export const BOUNCE_RULES: readonly BounceRule[] = [
     examples: [
       { status: '5.1.0', diagnostic: 'smtp; 550 5.1.0 <bounces@bounces.example.org>: Sender address rejected: Domain not found', confident: true },
       { status: '4.1.1', diagnostic: 'smtp; 450 4.1.1 <bounces@bounces.example.org>: Sender address rejected: undeliverable address' },
+      { code: 550, diagnostic: '550 Absenderadresse abgelehnt: bounces@bounces.example.org' },
+      { code: 550, diagnostic: "550 Adresse de l'expéditeur refusée" },
     ],
   },
   {
@@ -382,6 +423,17 @@ export const BOUNCE_RULES: readonly BounceRule[] = [
     examples: [{ status: '4.4.7', diagnostic: 'smtp; 421 4.4.7 retry timeout exceeded' }],
   },
   {
+    id: 'B.retry-timeout',
+    match: { text: RETRY_TIMEOUT },
+    category: 'temporary',
+    retry: true,
+    blame: 'transient',
+    suppress: 'count',
+    reason: 'the relay gave up after retrying a temporary failure',
+    why: 'Exim fails an address whose retries ran out with Status 5.0.0 and "retry timeout exceeded" after the last (4xx) reply; like a final 4.x.x bounce (B.4) it is soft and counts.',
+    examples: [{ status: '5.0.0', diagnostic: 'smtp; 451 4.3.0 <jdoe@example.org>: Temporary lookup failure: retry timeout exceeded', confident: true }],
+  },
+  {
     id: 'B.5.7.23',
     match: { status: ['5.7.23', '5.7.24'] },
     category: 'policy-block',
@@ -560,7 +612,11 @@ export const BOUNCE_RULES: readonly BounceRule[] = [
     suppress: 'never',
     reason: 'a server refused to relay our mail',
     why: 'Relay access denied means the mail went to a server that is not ours to use (wrong relay or a stale MX): a routing/setup problem, not the address.',
-    examples: [{ code: 554, diagnostic: '554 <jdoe@example.org>: Relay access denied' }],
+    examples: [
+      { code: 554, diagnostic: '554 <jdoe@example.org>: Relay access denied' },
+      { code: 554, diagnostic: '554 Relaying nicht erlaubt' },
+      { code: 554, diagnostic: '554 Relais refusé' },
+    ],
   },
   {
     id: 'B.spam',
@@ -645,6 +701,12 @@ export const BOUNCE_RULES: readonly BounceRule[] = [
       { status: '5.0.0', diagnostic: 'smtp; 550 <jdoe@example.org>: User unknown in local recipient table', confident: true },
       { diagnostic: 'Sorry, no mailbox here by that name.' },
       { code: 554, diagnostic: "554 delivery error: dd This user doesn't have an example.com account (jdoe@example.com) [0]" },
+      { diagnostic: 'Empfänger unbekannt' },
+      { diagnostic: 'Grund: Benutzer unbekannt' },
+      { code: 550, diagnostic: '550 Empfaenger existiert nicht' },
+      { diagnostic: 'Die eingegebene E-Mail-Adresse wurde nicht gefunden.' },
+      { diagnostic: 'Destinataire inconnu' },
+      { diagnostic: "L’adresse de messagerie que vous avez entrée est introuvable." },
     ],
   },
   {
@@ -656,7 +718,11 @@ export const BOUNCE_RULES: readonly BounceRule[] = [
     suppress: 'now',
     reason: "the recipient's domain does not exist or has no mail server",
     why: 'Exim "Unrouteable address", "all relevant MX records point to non-existent hosts", NXDOMAIN texts (listmonk keywords). Only for permanent answers: "Host not found, try again" is 4.x.',
-    examples: [{ status: '5.0.0', diagnostic: 'Unrouteable address', confident: true }],
+    examples: [
+      { status: '5.0.0', diagnostic: 'Unrouteable address', confident: true },
+      { diagnostic: 'Die Domäne example.invalid existiert nicht' },
+      { diagnostic: 'Domaine inconnu : example.invalid' },
+    ],
   },
   {
     id: 'B.quota',
@@ -667,7 +733,14 @@ export const BOUNCE_RULES: readonly BounceRule[] = [
     suppress: 'count',
     reason: "the recipient's mailbox is full",
     why: 'Quota texts without 5.2.2 ("Mailbox full", "over quota", RFC 5321\'s 552 "exceeded storage allocation"); soft, as B.5.2.2.',
-    examples: [{ code: 552, diagnostic: '552 Requested mail action aborted: exceeded storage allocation' }],
+    examples: [
+      { code: 552, diagnostic: '552 Requested mail action aborted: exceeded storage allocation' },
+      { diagnostic: 'Postfach voll' },
+      { diagnostic: 'Das Postfach des Empfaengers ist voll.' },
+      { diagnostic: 'Speicherplatz überschritten' },
+      { diagnostic: 'Boîte aux lettres pleine' },
+      { diagnostic: 'La boite aux lettres du destinataire est pleine.' },
+    ],
   },
   {
     id: 'B.size',
@@ -678,7 +751,12 @@ export const BOUNCE_RULES: readonly BounceRule[] = [
     suppress: 'never',
     reason: 'the message is too large',
     why: 'Size texts without 5.3.4 ("Message size exceeds maximum permitted"): the message, not the address.',
-    examples: [{ status: '5.0.0', diagnostic: 'smtp; 550 Message size exceeds maximum permitted', confident: true }],
+    examples: [
+      { status: '5.0.0', diagnostic: 'smtp; 550 Message size exceeds maximum permitted', confident: true },
+      { diagnostic: 'Die Nachricht ist zu groß' },
+      { diagnostic: 'Maximale Nachrichtengröße überschritten' },
+      { diagnostic: 'Message trop volumineux' },
+    ],
   },
 
   // 7. bare reply codes ---------------------------------------------------------------------

@@ -12,10 +12,8 @@
  * (sink@example.test). Each test waits for its own DSN (unique Subject) in the
  * mbox, parses and classifies it.
  *
- * Exim4 is not covered here: Debian's exim4 and postfix packages both provide
- * mail-transport-agent and conflict, so one CI host cannot run both. Exim's
- * format is covered by the fixture corpus (test/fixtures/bounces/exim*.eml);
- * a live Exim run needs its own CI job or container.
+ * Exim4's bounces are generated live by bounce-exim.test.ts (Exim unpacked
+ * beside this Postfix, see .ci/setup-exim.sh).
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
