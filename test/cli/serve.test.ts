@@ -39,7 +39,7 @@ async function serve(args: string[], env: Record<string, string> = {}): Promise<
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));
   const exit = new Promise<number | null>((resolve) => child.on('close', resolve));
-  const deadline = Date.now() + 15_000;
+  const deadline = Date.now() + 30_000;
   for (;;) {
     const smtp = /smtp: listening on 127\.0\.0\.1:(\d+)/.exec(out);
     const http = /http: listening on 127\.0\.0\.1:(\d+)/.exec(out);
@@ -72,7 +72,7 @@ describe('sendwell serve', () => {
     await t.sendMail({ from: 'Jane Doe <jane@example.test>', to: 'bob@example.test', subject: 'captured', text: 'hello' });
     const health = (await (await fetch(`http://127.0.0.1:${r.httpPort}/healthz`)).json()) as { capture: boolean };
     assert.equal(health.capture, true);
-    const deadline = Date.now() + 10_000;
+    const deadline = Date.now() + 30_000;
     while (Date.now() < deadline && !readdirSync(join(state, 'captured'), { withFileTypes: true }).some((f) => f.name.endsWith('.eml'))) await sleep(100);
     assert.ok(readdirSync(join(state, 'captured')).some((f) => f.endsWith('.eml')));
     assert.equal(await stop(r), 0);
@@ -101,7 +101,7 @@ describe('sendwell serve', () => {
       body: JSON.stringify({ from: 'Jane Doe <jane@example.test>', to: ['carol@example.test'], subject: 'over http', text: 'hello' }),
     });
     assert.equal(res.status, 202);
-    const deadline = Date.now() + 15_000;
+    const deadline = Date.now() + 30_000;
     while (relay.messages.length < 2 && Date.now() < deadline) await sleep(100);
     assert.deepEqual(relay.messages.map((m) => m.to[0]).sort(), ['bob@example.test', 'carol@example.test']);
     assert.equal(await stop(r), 0);
@@ -155,7 +155,7 @@ describe('sendwell serve', () => {
       c.on('close', (code) => resolve({ code, out }));
       c.stdin.end('From: Jane Doe <jane@example.test>\nTo: carol@example.test\nSubject: from nobody\n\nhi\n');
     });
-    const deadline = Date.now() + 15_000;
+    const deadline = Date.now() + 30_000;
     const want = asNobody.code === 0 ? 2 : 1;
     while (relay.messages.length < want && Date.now() < deadline) await sleep(100);
     assert.equal(relay.messages.length, want, r.log());
@@ -174,7 +174,7 @@ describe('sendwell serve', () => {
     const r = await serve(['--config', cfg, '--state-dir', state]);
     const sent = await run(['send', '--config', cfg, '--state-dir', state, '--from', 'Jane Doe <jane@example.test>', '--to', 'gone@example.test', '--subject', 'will bounce', '--text', 'x']);
     assert.equal(sent.code, 0, sent.stderr);
-    const deadline = Date.now() + 10_000;
+    const deadline = Date.now() + 30_000;
     while (relay.messages.length === 0 && Date.now() < deadline) await sleep(50);
     const verpFrom = relay.messages[0]!.from;
     assert.match(verpFrom, /^bounces\+/);
@@ -184,7 +184,7 @@ describe('sendwell serve', () => {
       let got = '';
       sock.on('data', (d) => (got += d));
       const waitFor = async (re: RegExp) => {
-        const until = Date.now() + 5000;
+        const until = Date.now() + 15_000;
         while (!re.test(got) && Date.now() < until) await sleep(20);
       };
       await waitFor(/^220 /m);
@@ -227,7 +227,7 @@ describe('sendwell serve', () => {
     const r = await serve(['--config', cfg, '--state-dir', state]);
     writeFileSync(cfg, '[relay\nbroken');
     r.child.kill('SIGHUP');
-    const deadline = Date.now() + 10_000;
+    const deadline = Date.now() + 30_000;
     while (!/reload refused/.test(r.log()) && Date.now() < deadline) await sleep(50);
     assert.match(r.log(), /reload refused, keeping the running configuration/);
     assert.equal((await fetch(`http://127.0.0.1:${r.httpPort}/healthz`)).status, 200);
