@@ -84,6 +84,14 @@ export interface DnsCheckOptions {
   domain: string;
   /** Addresses receivers see our mail come from (the doctor's --outbound-ip). */
   outboundIps?: string[];
+  /** [dkim]: the selector record must publish our key. */
+  dkim?: { domain: string; selector: string; publicKey: string; fromDomain?: string };
+}
+
+/** The p= value of a DKIM key record, or null when it is none. */
+export function dkimRecordKey(txt: string): string | null {
+  if (!/(^|;)\s*p\s*=/.test(txt)) return null;
+  return /(?:^|;)\s*p\s*=\s*([A-Za-z0-9+/=\s]*)/.exec(txt)?.[1]?.replace(/\s+/g, '') ?? '';
 }
 
 export async function dnsChecks(resolver: DnsResolver, o: DnsCheckOptions): Promise<Check[]> {
@@ -131,8 +139,7 @@ export async function dnsChecks(resolver: DnsResolver, o: DnsCheckOptions): Prom
   } catch (err) {
     out.push(noDns('dns.spf', spfTitle, err));
   }
-  // DKIM: not configurable yet.
-  out.push(check('dns.dkim', 'skip', 'DKIM', 'sendwell does not sign (no DKIM configured); the relay may sign', ''));
+  out.push(await dkimCheck(resolver, st, o.dkim));
   // DMARC
   const dmarcTitle = `DMARC policy for ${domain}`;
   try {
@@ -148,4 +155,27 @@ export async function dnsChecks(resolver: DnsResolver, o: DnsCheckOptions): Prom
     out.push(noDns('dns.dmarc', dmarcTitle, err));
   }
   return out;
+}
+
+async function dkimCheck(resolver: DnsResolver, st: Lookups, dkim: DnsCheckOptions['dkim']): Promise<Check> {
+  if (!dkim) return check('dns.dkim', 'skip', 'DKIM', 'no [dkim] configured: sendwell does not sign (the relay may); list mail needs a signature for one-click unsubscribe (RFC 8058)', '', 'R1');
+  const name = `${dkim.selector}._domainkey.${dkim.domain}`;
+  const title = `DKIM key record ${name}`;
+  try {
+    const txt = (await lookup(st, () => resolver.resolveTxt(name))).map((c) => c.join(''));
+    const keys = txt.map(dkimRecordKey).filter((k): k is string => k !== null);
+    const publish = `publish ${name} TXT "v=DKIM1; k=rsa; p=${dkim.publicKey}"`;
+    if (keys.length === 0) return check('dns.dkim', 'fail', title, 'no DKIM key record: receivers cannot verify the signatures', publish);
+    if (keys.length > 1) return check('dns.dkim', 'fail', title, `${keys.length} key records: verification is undefined`, `keep one: ${publish}`);
+    if (keys[0] === '') return check('dns.dkim', 'fail', title, 'the key is revoked (empty p=)', `${publish}, or choose another selector`);
+    if (keys[0] !== dkim.publicKey) return check('dns.dkim', 'fail', title, 'the published key is not the public half of [dkim] private_key_file: signatures will fail', publish);
+    // DMARC needs d= aligned with the From domain (relaxed: the same organisational domain).
+    const f = dkim.fromDomain;
+    if (f && f !== dkim.domain && !f.endsWith(`.${dkim.domain}`) && !dkim.domain.endsWith(`.${f}`)) {
+      return check('dns.dkim', 'warn', title, `key published, but d=${dkim.domain} is not aligned with the From domain ${f}: DMARC does not count the signature`, `sign with a key of ${f} (dkim.domain = "${f}")`);
+    }
+    return check('dns.dkim', 'ok', title, `publishes the key of [dkim] private_key_file (d=${dkim.domain}, s=${dkim.selector})`);
+  } catch (err) {
+    return noDns('dns.dkim', title, err);
+  }
 }

@@ -220,6 +220,29 @@ describe('doctor: DNS', () => {
     assert.deepEqual(s, { 'dns.mx': 'fail', 'dns.spf': 'warn', 'dns.dkim': 'skip', 'dns.dmarc': 'warn' });
   });
 
+  it('DKIM: the selector record must publish the public half of the configured key, aligned with From', async () => {
+    const { generateKeyPairSync } = await import('node:crypto');
+    const pub = (generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey.export({ type: 'spki', format: 'der' }) as Buffer).toString('base64');
+    const other = (generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey.export({ type: 'spki', format: 'der' }) as Buffer).toString('base64');
+    const dkim = { domain: 'example.test', selector: 's1', publicKey: pub, fromDomain: 'example.test' };
+    const base = { 'MX example.test': [{ exchange: 'mx.example.test', priority: 10 }] };
+    const run = async (records: Record<string, unknown>, d = dkim) => (await dnsChecks(fake({ ...base, ...records }), { domain: 'example.test', dkim: d })).find((c) => c.id === 'dns.dkim')!;
+    // Long keys come in several TXT strings.
+    const ok = await run({ 'TXT s1._domainkey.example.test': [['v=DKIM1; k=rsa; p=', pub.slice(0, 100), pub.slice(100)]] });
+    assert.equal(ok.status, 'ok', ok.detail);
+    const missing = await run({});
+    assert.equal(missing.status, 'fail');
+    assert.match(missing.fix, new RegExp(`s1\\._domainkey\\.example\\.test TXT "v=DKIM1; k=rsa; p=${pub.slice(0, 20).replace(/[+/]/g, '\\$&')}`));
+    const wrong = await run({ 'TXT s1._domainkey.example.test': [[`v=DKIM1; p=${other}`]] });
+    assert.equal(wrong.status, 'fail');
+    assert.match(wrong.detail, /not the public half/);
+    const revoked = await run({ 'TXT s1._domainkey.example.test': [['v=DKIM1; p=']] });
+    assert.match(revoked.detail, /revoked/);
+    const unaligned = await run({ 'TXT s1._domainkey.example.test': [[`v=DKIM1; p=${pub}`]] }, { ...dkim, fromDomain: 'other.test' });
+    assert.equal(unaligned.status, 'warn');
+    assert.match(unaligned.detail, /not aligned with the From domain other\.test/);
+  });
+
   it('once DNS is unreachable, the other lookups are not tried (no long wait offline)', async () => {
     let calls = 0;
     const down: DnsResolver = { resolveMx: async () => { calls++; throw Object.assign(new Error('refused'), { code: 'ECONNREFUSED' }); }, resolve4: async () => [], resolve6: async () => [], resolveTxt: async () => { calls++; return []; } };

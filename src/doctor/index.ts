@@ -2,6 +2,8 @@
  * `sendwell doctor`: a checklist of everything a working setup needs (guide
  * C1–C3, R5, R6, R11, T1–T3), each line with its reason and fix.
  */
+import { createPublicKey } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { loadConfig, type ResolvedConfig } from '../config/load.js';
 import { SendwellError } from '../errors.js';
 import { bounceTest, sendTest, spamTest } from './extra.js';
@@ -83,7 +85,8 @@ export async function runDoctor(o: DoctorOptions = {}): Promise<DoctorReport> {
       const resolver = o.resolver ?? (await defaultResolver());
       // --outbound-ip wins over [doctor] outbound_ips.
       const outboundIps = o.outboundIps?.length ? o.outboundIps : config.file.doctor.outbound_ips;
-      checks.push(...(await dnsChecks(resolver, { domain, ...(outboundIps.length ? { outboundIps } : {}) })));
+      const dkim = dkimForDoctor(config, domainOf(from));
+      checks.push(...(await dnsChecks(resolver, { domain, ...(outboundIps.length ? { outboundIps } : {}), ...(dkim ? { dkim } : {}) })));
     } catch (err) {
       checks.push(check('dns', 'skip', 'sender domain in DNS', `could not check (no DNS: ${(err as Error).message})`));
     }
@@ -115,4 +118,16 @@ export function formatDoctor(report: DoctorReport): string {
 
 export function doctorToJSON(report: DoctorReport): { ok: boolean; checks: Check[] } {
   return { ok: report.ok, checks: report.checks };
+}
+
+/** The public half of the configured DKIM key, for the DNS check; undefined when there is none or it cannot be read (the secret check says why). */
+function dkimForDoctor(config: ResolvedConfig, fromDomain: string | undefined) {
+  if (!config.dkim) return undefined;
+  try {
+    const pem = readFileSync(config.dkim.privateKeyFile, 'utf8');
+    const publicKey = createPublicKey(pem).export({ type: 'spki', format: 'der' }).toString('base64');
+    return { domain: config.dkim.domain, selector: config.dkim.selector, publicKey, ...(fromDomain ? { fromDomain } : {}) };
+  } catch {
+    return undefined;
+  }
 }

@@ -33,6 +33,7 @@ export function secretChecks(config: ResolvedConfig): Check[] {
   if (config.bounces.secretFile) out.push(secretFileCheck('secret.bounces', 'bounce key file', config.bounces.secretFile, 'warn'));
   const imap = config.bounces.imap?.password;
   if (imap && 'file' in imap && imap.file) out.push(secretFileCheck('secret.imap', 'bounce IMAP password file', imap.file));
+  if (config.dkim) out.push(secretFileCheck('secret.dkim', 'DKIM key file', config.dkim.privateKeyFile));
   if (out.length === 0) out.push(check('secrets', 'skip', 'secret files', 'no password or key files configured', '', 'R11'));
   return out;
 }
