@@ -96,6 +96,7 @@ export function formatShow(message: QueuedMessage, recipients: RecipientRow[], a
   lines.push(`Arrival:     ${new Date(message.createdAt).toISOString()}`);
   lines.push(`Size:        ${message.size} octets${message.hasBody ? '' : ' (body purged after delivery)'}`);
   lines.push(`Submitter:   ${message.submitter}`);
+  lines.push(`Category:    ${message.list ? `bulk (list ${message.list})` : 'transactional'}`);
   lines.push('', 'Recipients:');
   for (const r of recipients) {
     const why = waitReason(r, now) ?? r.lastReason;

@@ -38,6 +38,8 @@ export interface QueuedMessage {
   /** Null once purged after delivery. */
   hasBody: boolean;
   dsnSent: boolean;
+  /** Bulk mail: its list (R1); null for transactional mail. */
+  list: string | null;
 }
 
 export interface RecipientRow {

@@ -128,6 +128,9 @@ description = "Institute news"
     assert.deepEqual(r.json.sent.map((s: { address: string }) => s.address), ['ann@example.test']);
     assert.equal(r.json.refused[0].address, 'bob@example.test');
     assert.match(r.json.refused[0].reason, /no recorded consent for news/);
+    const status = await api('GET', `/api/v1/messages/${r.json.sent[0].queue_id}`);
+    assert.equal(status.json.category, 'bulk');
+    assert.equal(status.json.list, 'news');
     const m = await mailTo('ann@example.test', /News of the week/);
     const head = m.raw.toString('latin1').split('\r\n\r\n')[0]!.replace(/\r\n[ \t]+/g, ' ');
     const url = /List-Unsubscribe: .*<(https:\/\/mail\.example\.test\/sw\/u\/[a-z2-7]{26})>/.exec(head)![1]!;

@@ -40,7 +40,7 @@ export function toRecipient(r: RecipientDbRow): RecipientRow {
   };
 }
 
-export const MESSAGE_COLUMNS = 'id, message_id, envelope_from, size, created_at, submitter, idempotency_key, raw IS NOT NULL AS has_body, dsn_sent';
+export const MESSAGE_COLUMNS = 'id, message_id, envelope_from, size, created_at, submitter, idempotency_key, raw IS NOT NULL AS has_body, dsn_sent, list';
 
 export interface MessageDbRow {
   id: string;
@@ -52,6 +52,7 @@ export interface MessageDbRow {
   idempotency_key: string | null;
   has_body: number;
   dsn_sent: number;
+  list: string | null;
 }
 
 export function toMessage(m: MessageDbRow): QueuedMessage {
@@ -65,6 +66,7 @@ export function toMessage(m: MessageDbRow): QueuedMessage {
     idempotencyKey: m.idempotency_key,
     hasBody: m.has_body === 1,
     dsnSent: m.dsn_sent === 1,
+    list: m.list,
   };
 }
 

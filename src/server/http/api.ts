@@ -215,6 +215,8 @@ export function createHttpApi(options: HttpApiOptions): HttpApi {
       size: m.size,
       created_at: iso(m.createdAt),
       submitter: m.submitter,
+      category: m.list ? 'bulk' : 'transactional',
+      list: m.list,
       state: stateMap(recipients),
       recipients: recipients.map((r) => ({
         address: r.address,

@@ -144,6 +144,8 @@ export const MessageStatus = named(
     size: z.number().int(),
     created_at: time,
     submitter: z.string().describe('Who queued it: api:<token name>, user:<name>, smtp:<...>.'),
+    category: z.enum(['transactional', 'bulk']).describe('Bulk mail was sent to a list (R1).'),
+    list: z.string().nullable().describe('The list of bulk mail.'),
     state: StateMap,
     recipients: z.array(RecipientStatus),
     attempts: z.array(Attempt),
