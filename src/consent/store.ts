@@ -101,25 +101,7 @@ const toSub = (r: SubDb): Subscription => ({
 });
 
 /** The fields a new or renewed sign-up writes. */
-export interface SignupRow {
-  list: string;
-  address: string;
-  addressInput: string;
-  status: SubscriptionStatus;
-  source: string;
-  channel: Channel;
-  consentText: string | null;
-  signupAt: number;
-  signupIp: string | null;
-  signupUserAgent: string | null;
-  confirmedAt: number | null;
-  confirmIp: string | null;
-  confirmUserAgent: string | null;
-  confirmMethod: string | null;
-  unsubscribedAt: number | null;
-  unsubscribeMethod: string | null;
-  unsubToken: string;
-}
+export type SignupRow = Omit<Subscription, 'id' | 'confirmSentAt'>;
 
 export function consentStore(db: Database) {
   const listAll = db.prepare<[], { name: string; reason: string; double_opt_in: number; description: string | null; created_at: number }>('SELECT * FROM list ORDER BY name');
