@@ -102,6 +102,7 @@ export interface ImportRow {
   signup_user_agent?: string;
   confirmed_at?: string;
   confirm_ip?: string;
+  confirm_user_agent?: string;
   confirm_method?: string;
   unsubscribed_at?: string;
 }
@@ -398,49 +399,49 @@ export class ConsentService {
     };
     try {
       this.store.transaction(() => {
-      rows.forEach((row, i) => {
-        const line = firstLine + i;
-        const email = (row.email ?? '').trim();
-        try {
-          const address = normalizeAddress(email, 'email');
-          const signupAt = time(row.signup_at, 'signup_at');
-          const confirmedAt = time(row.confirmed_at, 'confirmed_at');
-          const unsubscribedAt = time(row.unsubscribed_at, 'unsubscribed_at');
-          let status: SubscriptionStatus = unsubscribedAt !== null ? 'unsubscribed' : confirmedAt !== null || !list.doubleOptIn ? 'confirmed' : 'pending';
-          if (row.status && row.status !== status) {
-            if (row.status === 'confirmed' && confirmedAt === null && list.doubleOptIn) throw new Error('status confirmed needs confirmed_at (the proof of the double opt-in)');
-            if (!['pending', 'confirmed', 'unsubscribed'].includes(row.status)) throw new Error(`status ${JSON.stringify(row.status)} is not pending, confirmed or unsubscribed`);
-            status = row.status;
+        rows.forEach((row, i) => {
+          const line = firstLine + i;
+          const email = (row.email ?? '').trim();
+          try {
+            const address = normalizeAddress(email, 'email');
+            const signupAt = time(row.signup_at, 'signup_at');
+            const confirmedAt = time(row.confirmed_at, 'confirmed_at');
+            const unsubscribedAt = time(row.unsubscribed_at, 'unsubscribed_at');
+            let status: SubscriptionStatus = unsubscribedAt !== null ? 'unsubscribed' : confirmedAt !== null || !list.doubleOptIn ? 'confirmed' : 'pending';
+            if (row.status && row.status !== status) {
+              if (row.status === 'confirmed' && confirmedAt === null && list.doubleOptIn) throw new Error('status confirmed needs confirmed_at (the proof of the double opt-in)');
+              if (!['pending', 'confirmed', 'unsubscribed'].includes(row.status)) throw new Error(`status ${JSON.stringify(row.status)} is not pending, confirmed or unsubscribed`);
+              status = row.status;
+            }
+            if (signupAt === null && status !== 'unsubscribed') throw new Error('signup_at is missing: consent without a date cannot be demonstrated (GDPR Art. 7(1))');
+            const existing = this.store.subscription(list.name, address);
+            const id = this.store.putSubscription({
+              list: list.name,
+              address,
+              addressInput: email,
+              status,
+              source: row.source?.trim() || source,
+              channel: 'import',
+              consentText: row.consent_text?.trim() || null,
+              signupAt: signupAt ?? unsubscribedAt ?? this.clock(),
+              signupIp: row.signup_ip?.trim() || null,
+              signupUserAgent: row.signup_user_agent?.trim() || null,
+              confirmedAt,
+              confirmIp: row.confirm_ip?.trim() || null,
+              confirmUserAgent: row.confirm_user_agent?.trim() || null,
+              confirmMethod: confirmedAt !== null ? row.confirm_method?.trim() || 'import' : status === 'confirmed' ? 'single-opt-in' : null,
+              unsubscribedAt,
+              unsubscribeMethod: unsubscribedAt !== null ? 'import' : null,
+              unsubToken: existing?.unsubToken ?? newUnsubToken(),
+            });
+            this.store.event(id, this.clock(), 'imported', null, null, `${source}, line ${line}, status ${status}`);
+            if (existing) out.updated++;
+            else out.imported++;
+          } catch (err) {
+            out.skipped.push({ line, email, reason: (err as Error).message });
           }
-          if (signupAt === null && status !== 'unsubscribed') throw new Error('signup_at is missing: consent without a date cannot be demonstrated (GDPR Art. 7(1))');
-          const existing = this.store.subscription(list.name, address);
-          const id = this.store.putSubscription({
-            list: list.name,
-            address,
-            addressInput: email,
-            status,
-            source: row.source?.trim() || source,
-            channel: 'import',
-            consentText: row.consent_text?.trim() || null,
-            signupAt: signupAt ?? unsubscribedAt ?? this.clock(),
-            signupIp: row.signup_ip?.trim() || null,
-            signupUserAgent: row.signup_user_agent?.trim() || null,
-            confirmedAt,
-            confirmIp: row.confirm_ip?.trim() || null,
-            confirmUserAgent: null,
-            confirmMethod: confirmedAt !== null ? row.confirm_method?.trim() || 'import' : status === 'confirmed' ? 'single-opt-in' : null,
-            unsubscribedAt,
-            unsubscribeMethod: unsubscribedAt !== null ? 'import' : null,
-            unsubToken: existing?.unsubToken ?? newUnsubToken(),
-          });
-          this.store.event(id, this.clock(), 'imported', null, null, `${source}, line ${line}, status ${status}`);
-          if (existing) out.updated++;
-          else out.imported++;
-        } catch (err) {
-          out.skipped.push({ line, email, reason: (err as Error).message });
-        }
-      });
-      if (opts.allOrNothing && out.skipped.length) throw rollback;
+        });
+        if (opts.allOrNothing && out.skipped.length) throw rollback;
       });
     } catch (err) {
       if (err !== rollback) throw err;
