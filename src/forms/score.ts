@@ -26,6 +26,8 @@ const AD_TERMS = [
   /\b(?:buy now|click here|limited offer|free trial|act now|special offer)\b/i,
   /\b(?:make|earn) (?:money|\$\d+)/i,
   /\b(?:loans?|payday)\b/i,
+  /\b(?:great|best|special|exclusive|amazing) (?:offers?|deals?|prices?)\b/i,
+  /\bvisit (?:us |our |my )?(?:site |website |shop |store )?(?:at |on )?(?:https?:|www\.)/i,
 ];
 
 function host(url: string): string {
@@ -55,7 +57,7 @@ export function contentScore(fields: Record<string, string>, specs: FieldSpec[],
     const found = v.match(URL_RE) ?? [];
     if (spec.type === 'text' && found.length) add(4, `url-in-${spec.name}`);
     if (spec.type === 'textarea') {
-      if (found.length && v.replace(URL_RE, '').replace(/\s+/g, ' ').trim().length < 20) add(3, `only-urls-in-${spec.name}`);
+      if (found.length && v.replace(URL_RE, '').replace(/\s+/g, ' ').trim().length < 12) add(3, `only-urls-in-${spec.name}`);
       if (/<\s*(?:a|img|iframe|script)\b|\[url[=\]]|\[link[=\]]/i.test(v)) add(3, `markup-in-${spec.name}`);
     }
     if (spec.type !== 'email') {

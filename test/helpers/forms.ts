@@ -45,12 +45,12 @@ async function freePort(): Promise<number> {
 }
 
 /** `formsToml`: the [forms.*] tables (and anything else) appended to a base config. */
-export async function startForms(formsToml: string, opts: { clock?: () => number; confirmations?: (mailer: Mailer, onQueued: (id: string) => void) => ReceiptConfirmations & { routes: ExtraRoute[]; publicUrl: string } } = {}): Promise<FormsHarness> {
+export async function startForms(formsToml: string, opts: { clock?: () => number; /** More [http] keys, e.g. trusted_proxies. */ http?: string; confirmations?: (mailer: Mailer, onQueued: (id: string) => void) => ReceiptConfirmations & { routes: ExtraRoute[]; publicUrl: string } } = {}): Promise<FormsHarness> {
   const stateDir = mkdtempSync(join(tmpdir(), 'sendwell-forms-'));
   const sink = await startSmtpServer();
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
-  const text = `[relay]\nurl = "${sink.url('smtp', 'tls=never')}"\n[sender]\nfrom = "Web site <www@example.test>"\n[http]\nlisten = "127.0.0.1:${port}"\npublic_url = "${base}"\n[limits]\nper_recipient_per_hour = 0\n${formsToml}`;
+  const text = `[relay]\nurl = "${sink.url('smtp', 'tls=never')}"\n[sender]\nfrom = "Web site <www@example.test>"\n[http]\nlisten = "127.0.0.1:${port}"\npublic_url = "${base}"\n${opts.http ?? ''}\n[limits]\nper_recipient_per_hour = 0\n${formsToml}`;
   const config = resolveConfig(validateConfig(parseConfigText(text, 'test.toml'), 'test.toml'), 'test.toml');
   const mailer = createMailer({ config: { ...config, stateDir }, stateDir, maildrop: false });
   const inflight = new Set<Promise<unknown>>();
