@@ -27,6 +27,7 @@ export const ERROR_CODES = {
   ESMTPUTF8: 'an address needs SMTPUTF8 but the relay does not offer it',
   ESENDMAIL: 'the sendmail command failed',
   ECAPTURE: 'the capture directory could not be written',
+  ECONSENT: 'bulk mail to recipients without a recorded consent for the list (R1)',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -143,6 +144,8 @@ export function exitCodeFor(err: unknown): number {
       return EXIT.USAGE;
     case 'ECONFIG':
       return EXIT.CONFIG;
+    case 'ECONSENT':
+      return EXIT.NOPERM;
     case 'ESECRET':
     case 'EAUTH':
       return err.temporary ? EXIT.TEMPFAIL : EXIT.NOPERM;

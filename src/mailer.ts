@@ -5,7 +5,7 @@ import { userInfo } from 'node:os';
 import { SendwellError, type ErrorCode, type RecipientOutcome } from './errors.js';
 import { dropMessage, runningMaildrop } from './queue/maildrop.js';
 import { composeMail, type ComposedMessage, type Mail } from './message/compose.js';
-import type { AddressInput } from './message/address.js';
+import { parseMailbox, type AddressInput } from './message/address.js';
 import { DEFAULT_POLICY, lintMessage, policyError } from './policy/index.js';
 import { DEFAULT_SPAM, spamFindings, spamPreflight, spamRefusal, type SpamOptions, type SpamReport } from './policy/spam/index.js';
 
@@ -19,6 +19,9 @@ export { relayOptionsFromConfig };
 import { contentHash, QueueService } from './queue/service.js';
 import type { RecipientState } from './queue/states.js';
 import type { RecipientRow } from './queue/store.js';
+import { bulkMail } from './consent/bulk.js';
+import { ConsentService } from './consent/service.js';
+import { dkimSign, loadDkimKey, type DkimKey } from './message/dkim.js';
 
 export interface MailerOptions {
   /** Effective config from `loadConfig()`; the options below override it. */
@@ -58,6 +61,29 @@ export interface MailerOptions {
    * (`action: 'warn'`, default) or throws EPOLICY (`'refuse'`).
    */
   spam?: Partial<SpamOptions>;
+  /** DKIM key (config `[dkim]`): signs list mail, and every mail with `dkimSignAll`. */
+  dkim?: DkimKey;
+  dkimSignAll?: boolean;
+  /** Base of unsubscribe links in list mail (config `http.public_url`). */
+  publicUrl?: string;
+}
+
+export interface ListSendOptions {
+  /** Only these addresses (each needs consent for the list); default: every confirmed subscriber. */
+  to?: AddressInput | AddressInput[];
+  /** Makes a repeated run of the same list send safe: `<key> <address>` per message. */
+  idempotencyKey?: string;
+  queueOnly?: boolean;
+  submitter?: string;
+}
+
+export interface ListSendResult {
+  list: string;
+  /** One message per subscriber. */
+  sent: Array<{ address: string; queueId: string; messageId: string; state: RecipientState; existing: boolean }>;
+  /** Addresses without a recorded consent for the list: not sent to (R1). */
+  refused: Array<{ address: string; reason: string }>;
+  findings: Finding[];
 }
 
 export interface SendOptions {
@@ -108,8 +134,16 @@ export interface Mailer {
    * nothing could be saved.
    */
   send(mail: Mail, options?: SendOptions): Promise<SendResult>;
+  /**
+   * Bulk mail to a list (R1): one message per subscriber with a recorded
+   * consent, each with the list's reason, List-Id, List-Unsubscribe (one-click)
+   * and, with a DKIM key, signed. Needs a queue and `publicUrl`.
+   */
+  sendToList(list: string, mail: Mail, options?: ListSendOptions): Promise<ListSendResult>;
   /** The queue, when the mailer has one. */
   readonly queue: QueueService | undefined;
+  /** The consent registry (lists, subscriptions), when the mailer has a queue. */
+  readonly consent: ConsentService | undefined;
   /** The RFC 5322 bytes and envelope, without sending. */
   compose(mail: Mail): Promise<ComposedMessage>;
   /** Lint a mail (composed first) or any raw RFC 5322 message. */
@@ -154,6 +188,22 @@ export function createMailer(options: MailerOptions = {}): Mailer {
         });
     return queue;
   };
+
+  let consent: ConsentService | undefined;
+  const getConsent = (): ConsentService | undefined => {
+    if (!stateDir) return undefined;
+    consent ??= config
+      ? ConsentService.fromConfig(config, stateDir, { send: (m, submitter) => sendMail(m, { submitter }), ...(publicUrl ? { publicUrl } : {}) })
+      : new ConsentService({ db: stateDir, send: (m, submitter) => sendMail(m, { submitter }), ...(publicUrl ? { publicUrl } : {}), ...(options.from ? { from: typeof options.from === 'string' ? options.from : options.from.address } : {}) });
+    return consent;
+  };
+  const publicUrl = options.publicUrl ?? config?.http.publicUrl;
+  let dkim: DkimKey | undefined = options.dkim;
+  const getDkim = (): DkimKey | undefined => {
+    if (!dkim && config?.dkim) dkim = loadDkimKey(config.dkim.privateKeyFile, config.dkim.domain, config.dkim.selector);
+    return dkim;
+  };
+  const signAll = options.dkimSignAll ?? config?.dkim?.sign === 'all';
 
   const getTransport = (): Transport => {
     if (!transport) {
@@ -210,7 +260,71 @@ export function createMailer(options: MailerOptions = {}): Mailer {
     get queue() {
       return getQueue();
     },
-    async send(mail, sendOptions = {}) {
+    send: (mail, sendOptions = {}) => sendMail(mail, sendOptions),
+    async close() {
+      await transport?.close();
+      await queue?.close();
+      consent?.close();
+    },
+    get consent() {
+      return getConsent();
+    },
+    async sendToList(listName, mail, listOptions = {}) {
+      const q = getQueue();
+      const reg = getConsent();
+      if (!q || !reg) throw new SendwellError('EUSAGE', 'list mail needs a queue', { hint: 'give the mailer a stateDir (or state_dir in the config)' });
+      if (!publicUrl) {
+        throw new SendwellError('ECONFIG', 'list mail needs http.public_url for its one-click unsubscribe links (RFC 8058)', {
+          hint: 'set public_url in [http] to the address where `sendwell serve` is reachable, e.g. "https://mail.example.org"',
+          rule: 'R1',
+        });
+      }
+      const list = reg.requireList(listName);
+      const settings = reg.settings(listName);
+      const from = mail.from ?? settings?.from ?? defaults.from;
+      if (from === undefined) throw new SendwellError('EUSAGE', 'list mail needs a From address', { hint: 'give from, or [lists.NAME] from / [sender] from in the config' });
+      const out: ListSendResult = { list: listName, sent: [], refused: [], findings: [] };
+      let subs = reg.consenting(listName);
+      if (listOptions.to !== undefined) {
+        const wanted = (Array.isArray(listOptions.to) ? listOptions.to : [listOptions.to]).map((a) => parseMailbox(a, 'to').address);
+        const ok = new Map(subs.map((s) => [s.address, s]));
+        subs = [];
+        for (const address of new Set(wanted)) {
+          const s = ok.get(address);
+          if (s) {
+            subs.push(s);
+            continue;
+          }
+          const known = reg.subscription(listName, address);
+          const reason =
+            known?.status === 'pending'
+              ? `signed up for ${listName} but has not confirmed (double opt-in)`
+              : known?.status === 'unsubscribed'
+                ? `unsubscribed from ${listName} on ${new Date(known.unsubscribedAt ?? 0).toISOString().slice(0, 10)}`
+                : `has no recorded consent for ${listName}`;
+          out.refused.push({ address, reason: `${reason}: not sent (R1)` });
+        }
+      }
+      const bounceAddress = config?.bounces.address;
+      for (const sub of subs) {
+        const one = bulkMail({ ...mail, from }, sub, { list, ...(settings ? { settings } : {}), publicUrl, from, ...(bounceAddress ? { bounceAddress } : {}) });
+        const r = await sendMail(one, {
+          queueOnly: true,
+          ...(listOptions.submitter ? { submitter: listOptions.submitter } : {}),
+          ...(listOptions.idempotencyKey ? { idempotencyKey: `${listOptions.idempotencyKey} ${sub.address}` } : {}),
+        }, listName);
+        if (!out.findings.length) out.findings = r.findings;
+        out.sent.push({ address: sub.address, queueId: r.queueId!, messageId: r.messageId, state: r.recipients[0]?.state ?? 'queued', existing: r.existing ?? false });
+      }
+      if (!listOptions.queueOnly && out.sent.length) {
+        await q.worker.drain();
+        for (const s of out.sent) s.state = q.store.recipients(s.queueId)[0]?.state ?? s.state;
+      }
+      return out;
+    },
+  };
+
+  async function sendMail(mail: Mail, sendOptions: SendOptions = {}, list?: string): Promise<SendResult> {
       const composed = await compose(mail);
       const report = await lintComposed(composed);
       if (!report.ok) throw policyError(report);
@@ -218,7 +332,10 @@ export function createMailer(options: MailerOptions = {}): Mailer {
       const spamReport = await spamPreflight(composed.raw, spam, { now: clock(), envelope: { from: composed.envelope.from, to: composed.envelope.to } });
       if (spamReport.over && spam.action === 'refuse') throw spamRefusal(spamReport);
       const findings = [...report.findings, ...spamFindings(spamReport)];
-      const drop = stateDir && options.maildrop !== false ? runningMaildrop(stateDir) : null;
+      const key = list || signAll ? getDkim() : undefined;
+      if (key) composed.raw = await dkimSign(composed.raw, key);
+      // Maildrop carries no list: list mail is queued here (the daemon shares the queue).
+      const drop = stateDir && options.maildrop !== false && !list ? runningMaildrop(stateDir) : null;
       if (drop) {
         const ack = await dropMessage(drop, {
           raw: composed.raw,
@@ -249,6 +366,7 @@ export function createMailer(options: MailerOptions = {}): Mailer {
           recipients: composed.envelope.to,
           submitter: sendOptions.submitter ?? options.submitter ?? defaultSubmitter(),
           contentHash: contentHash([mail.subject, mail.text, mail.html]),
+          ...(list ? { list } : {}),
           ...(sendOptions.idempotencyKey ? { idempotencyKey: sendOptions.idempotencyKey } : {}),
         });
         const rows = sendOptions.queueOnly || submitted.existing ? q.store.recipients(submitted.queueId) : await q.deliverNow(submitted.queueId);
@@ -285,12 +403,7 @@ export function createMailer(options: MailerOptions = {}): Mailer {
       if (result.response !== undefined) out.response = result.response;
       if (result.relayQueueId !== undefined) out.relayQueueId = result.relayQueueId;
       return out;
-    },
-    async close() {
-      await transport?.close();
-      await queue?.close();
-    },
-  };
+  }
 }
 
 function defaultSubmitter(): string {

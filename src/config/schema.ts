@@ -206,7 +206,7 @@ export const configSchema = z
       .object({
         domain: z.string().regex(new RegExp(`^${DOMAIN}$`), 'is not a domain; write e.g. "example.org"'),
         selector: z.string().regex(/^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$/, 'is not a DKIM selector such as "mail2026"'),
-        /** PEM private key (RSA or Ed25519); must not be readable by others (R11). */
+        /** PEM private key (RSA); must not be readable by others (R11). */
         private_key_file: z.string().min(1),
         /** "bulk": only bulk mail; "all": every message queued by sendwell. */
         sign: z.enum(['bulk', 'all']).default('bulk'),

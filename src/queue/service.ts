@@ -50,7 +50,19 @@ export interface QueueServiceOptions {
   suppression?: SuppressionList;
   /** VERP: per-recipient envelope senders so bounces name their recipient. */
   verp?: Verp;
+  /** Bulk detection (R1): the same content to more than `recipients` addresses within `windowMs`, not sent to a list, is held. 0: off. */
+  bulk?: BulkDetection;
 }
+
+export interface BulkDetection {
+  recipients: number;
+  windowMs: number;
+}
+
+export const DEFAULT_BULK_DETECTION: BulkDetection = { recipients: 20, windowMs: 86_400_000 };
+
+/** The reason text of bulk-detection holds. */
+export const BULK_REASON_PREFIX = 'bulk mail without consent';
 
 /** What a caller submits: a message for the store, without the holds the service decides. */
 export type Submission = Omit<NewMessage, 'holdReason' | 'initialStates'>;
@@ -117,6 +129,7 @@ export class QueueService {
       flood: config.flood,
       logStderr: config.logStderr,
       retentionMs: config.queue.retentionMs,
+      bulk: { recipients: config.bulk.detectRecipients, windowMs: config.bulk.detectWindowMs },
       ...overrides,
     });
   }
@@ -167,6 +180,13 @@ export class QueueService {
     for (const [addr, sup] of this.opts.suppression?.check(s.recipients, s.envelopeFrom, now) ?? []) {
       initialStates[addr] = { state: 'suppressed', reason: `suppressed since ${new Date(sup.createdAt).toISOString().slice(0, 10)}: ${sup.reason} (sendwell suppress remove ${addr} to undo)` };
     }
+    if (s.contentHash && !s.list && !holdReason) {
+      const reason = this.bulkHold(s, now);
+      if (reason) {
+        for (const addr of s.recipients) initialStates[addr] ??= { state: 'held', reason };
+        held.push(reason);
+      }
+    }
     if (s.contentHash && !holdReason) {
       for (const addr of this.store.recentDuplicates(s.contentHash, s.recipients, now - flood.duplicateWindowMs)) {
         if (initialStates[addr]) continue;
@@ -187,6 +207,7 @@ export class QueueService {
           ...(s.idempotencyKey ? { idempotencyKey: s.idempotencyKey } : {}),
           ...(s.contentHash ? { contentHash: s.contentHash } : {}),
           ...(s.dsnEnvid ? { dsnEnvid: s.dsnEnvid } : {}),
+          ...(s.list ? { list: s.list } : {}),
           ...(holdReason ? { holdReason } : {}),
           ...(Object.keys(initialStates).length ? { initialStates } : {}),
         },
@@ -210,6 +231,21 @@ export class QueueService {
       if (holdReason) process.stderr.write(`sendwell: warning: ${res.id} held by the ${holdReason}\n`);
     }
     return { queueId: res.id, existing: res.existing, held: res.existing ? [] : held };
+  }
+
+  /**
+   * A loop of single sends is mass mail all the same: the same content to more
+   * than `bulk.recipients` addresses within the window, without a list, is held
+   * (R1: bulk mail needs recorded consent).
+   */
+  private bulkHold(s: Submission, now: number): string | null {
+    const bulk = this.opts.bulk ?? DEFAULT_BULK_DETECTION;
+    if (!bulk.recipients || !s.contentHash) return null;
+    const seen = new Set(this.store.contentRecipients(s.contentHash, now - bulk.windowMs, bulk.recipients + 1));
+    for (const r of s.recipients) seen.add(r);
+    if (seen.size <= bulk.recipients) return null;
+    const hours = Math.round(bulk.windowMs / 3_600_000);
+    return `${BULK_REASON_PREFIX}: the same content went to more than ${bulk.recipients} recipients within ${hours} h without a list (bulk.detect_recipients); bulk mail needs each recipient's recorded consent (R1): send it with \`sendwell send --list NAME\`, or release with \`sendwell queue release ID\` if every recipient asked for this mail`;
   }
 
   /**

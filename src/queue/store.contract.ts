@@ -102,6 +102,18 @@ export function storeContract(name: string, fresh: () => { open: () => QueueStor
       s.close();
     });
 
+    it('counts distinct recipients of the same content, leaving out list mail (bulk detection)', () => {
+      const s = fresh().open();
+      s.enqueue(msg({ contentHash: 'h1', recipients: ['a@example.test', 'b@example.test'] }), T0);
+      s.enqueue(msg({ contentHash: 'h1', recipients: ['b@example.test', 'c@example.test'] }), T0 + 1000);
+      s.enqueue(msg({ contentHash: 'h1', list: 'newsletter', recipients: ['d@example.test'] }), T0 + 1000);
+      s.enqueue(msg({ contentHash: 'h2', recipients: ['e@example.test'] }), T0 + 1000);
+      assert.deepEqual(s.contentRecipients('h1', T0, 10).sort(), ['a@example.test', 'b@example.test', 'c@example.test']);
+      assert.deepEqual(s.contentRecipients('h1', T0 + 1, 10).sort(), ['b@example.test', 'c@example.test']);
+      assert.equal(s.contentRecipients('h1', T0, 2).length, 2);
+      s.close();
+    });
+
     it('defers until the next attempt is due; throttling does not burn an attempt', () => {
       const s = fresh().open();
       const { id } = s.enqueue(msg({ recipients: ['a@example.test'] }), T0);

@@ -19,6 +19,8 @@ export interface NewMessage {
   contentHash?: string;
   /** DSN envelope id (ENVID) and RET, kept for retries. */
   dsnEnvid?: string;
+  /** Bulk mail: the list it is sent under (consent checked before). */
+  list?: string;
   /** Start held (flood brake). */
   holdReason?: string;
   /** Recipients that start in a terminal state (e.g. suppressed), with the reason. */
@@ -115,6 +117,11 @@ export interface QueueStore {
   countSubmitted(submitter: string, since: number, atMost?: number): number;
   /** Which of `addresses` got a message with this content hash since `since` (repeated identical mail). */
   recentDuplicates(contentHash: string, addresses: string[], since: number): string[];
+  /**
+   * Distinct recipients of mail with this content since `since`, not sent to a
+   * list (bulk detection, R1); counting stops after `atMost`.
+   */
+  contentRecipients(contentHash: string, since: number, atMost: number): string[];
   /** How many recipients are in each state (for metrics and health). */
   countByState(): Record<RecipientState, number>;
   /** Lease owners that hold active rows (to find dead processes on this host). */

@@ -7,8 +7,8 @@ export function enqueueOp(db: Database): (msg: NewMessage, now: number) => Enque
   const byKey = db.prepare<[string], { id: string }>('SELECT id FROM message WHERE idempotency_key = ?');
   const idTaken = db.prepare<[string], { id: string }>('SELECT id FROM message WHERE id = ?');
   const insertMessage = db.prepare(
-    `INSERT INTO message (id, message_id, envelope_from, raw, size, created_at, submitter, idempotency_key, content_hash, dsn_envid)
-     VALUES (@id, @messageId, @envelopeFrom, @raw, @size, @now, @submitter, @idempotencyKey, @contentHash, @dsnEnvid)`,
+    `INSERT INTO message (id, message_id, envelope_from, raw, size, created_at, submitter, idempotency_key, content_hash, dsn_envid, list)
+     VALUES (@id, @messageId, @envelopeFrom, @raw, @size, @now, @submitter, @idempotencyKey, @contentHash, @dsnEnvid, @list)`,
   );
   const insertRecipient = db.prepare(
     `INSERT INTO recipient (queue_id, address, domain, state, next_attempt_at, last_reason, updated_at)
@@ -33,6 +33,7 @@ export function enqueueOp(db: Database): (msg: NewMessage, now: number) => Enque
       idempotencyKey: msg.idempotencyKey ?? null,
       contentHash: msg.contentHash ?? null,
       dsnEnvid: msg.dsnEnvid ?? null,
+      list: msg.list ?? null,
     });
     for (const address of new Set(msg.recipients)) {
       const initial = msg.initialStates?.[address];

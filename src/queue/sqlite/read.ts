@@ -34,6 +34,10 @@ export function readOps(db: Database) {
     `SELECT COUNT(*) AS n FROM recipient r JOIN message m ON m.id = r.queue_id
       WHERE m.content_hash = ? AND m.created_at >= ? AND r.address = ? AND r.state NOT IN ('cancelled','suppressed')`,
   );
+  const contentRcpts = db.prepare<[string, number, number], { address: string }>(
+    `SELECT DISTINCT r.address FROM recipient r JOIN message m ON m.id = r.queue_id
+      WHERE m.content_hash = ? AND m.created_at >= ? AND m.list IS NULL AND r.state NOT IN ('cancelled','suppressed') LIMIT ?`,
+  );
   const byState = db.prepare<[], { state: RecipientState; n: number }>('SELECT state, COUNT(*) AS n FROM recipient GROUP BY state');
   const byId = db.prepare<[number], RecipientDbRow>(`SELECT ${RECIPIENT_COLUMNS} FROM recipient WHERE id = ?`);
   const byMessageId = db.prepare<[string], MessageDbRow>(`SELECT ${MESSAGE_COLUMNS} FROM message WHERE message_id = ? ORDER BY created_at`);
@@ -55,6 +59,7 @@ export function readOps(db: Database) {
       pendingMessages.all().map((m) => ({ message: toMessage(m), recipients: recipients.all(m.id).map(toRecipient) })),
     countSubmitted: (submitter: string, since: number, atMost = Number.MAX_SAFE_INTEGER): number => submitted.get(submitter, since, atMost)?.n ?? 0,
     recentDuplicates: (hash: string, addresses: string[], since: number): string[] => addresses.filter((a) => (dup.get(hash, since, a)?.n ?? 0) > 0),
+    contentRecipients: (hash: string, since: number, atMost: number): string[] => contentRcpts.all(hash, since, atMost).map((r) => r.address),
     recipientById: (id: number): RecipientRow | null => {
       const r = byId.get(id);
       return r ? toRecipient(r) : null;

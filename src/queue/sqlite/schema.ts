@@ -95,4 +95,58 @@ export const MIGRATIONS: string[] = [
   CREATE INDEX soft_bounce_address ON soft_bounce (address, scope, at);
   CREATE INDEX message_message_id ON message (message_id);
   `,
+  /* 4: consent (R1): lists, subscriptions with proof, their history, confirmation tokens */ `
+  CREATE TABLE list (
+    name            TEXT PRIMARY KEY,
+    reason          TEXT NOT NULL,
+    double_opt_in   INTEGER NOT NULL,
+    description     TEXT,
+    created_at      INTEGER NOT NULL
+  );
+  CREATE TABLE subscription (
+    id              INTEGER PRIMARY KEY,
+    list            TEXT NOT NULL,
+    address         TEXT NOT NULL,           -- normalised (domain lower-cased)
+    address_input   TEXT NOT NULL,           -- as entered
+    status          TEXT NOT NULL,           -- pending, confirmed, unsubscribed
+    source          TEXT NOT NULL,           -- e.g. form URL, import file, API token
+    channel         TEXT NOT NULL,           -- form, import, api, cli
+    consent_text    TEXT,                    -- the consent text or its version shown at sign-up
+    signup_at       INTEGER NOT NULL,
+    signup_ip       TEXT,
+    signup_user_agent TEXT,
+    confirm_sent_at INTEGER,
+    confirmed_at    INTEGER,
+    confirm_ip      TEXT,
+    confirm_user_agent TEXT,
+    confirm_method  TEXT,                    -- post-button, single-opt-in, import, admin
+    unsubscribed_at INTEGER,
+    unsubscribe_method TEXT,                 -- one-click, page, mailto, admin, bounce
+    unsub_token     TEXT NOT NULL UNIQUE,
+    UNIQUE (list, address)
+  );
+  CREATE TABLE consent_event (
+    id              INTEGER PRIMARY KEY,
+    subscription_id INTEGER NOT NULL,
+    at              INTEGER NOT NULL,
+    event           TEXT NOT NULL,
+    ip              TEXT,
+    user_agent      TEXT,
+    detail          TEXT
+  );
+  CREATE INDEX consent_event_subscription ON consent_event (subscription_id, at);
+  CREATE TABLE confirm_token (
+    token_hash      TEXT PRIMARY KEY,
+    purpose         TEXT NOT NULL,
+    address         TEXT NOT NULL,
+    payload         TEXT NOT NULL,           -- JSON
+    rate_key        TEXT NOT NULL,           -- one mail per address and key per interval
+    created_at      INTEGER NOT NULL,
+    expires_at      INTEGER NOT NULL,
+    used_at         INTEGER
+  );
+  CREATE INDEX confirm_token_rate ON confirm_token (address, rate_key, created_at);
+  -- Bulk mail names its list; one-by-one mass mail has none (R1 detection).
+  ALTER TABLE message ADD COLUMN list TEXT;
+  `,
 ];
