@@ -217,7 +217,7 @@ export function createForms(o: FormsOptions): Forms {
       const address = s.receipt && s.receiptField ? fields[s.receiptField] : '';
       if (address && o.confirmations) {
         try {
-          const r = await o.confirmations.requestConfirmation({ purpose: RECEIPT_PURPOSE, address, payload: { form: s.name, submission: id, at }, ip, ...(ua ? { userAgent: ua } : {}), title: s.title });
+          const r = await o.confirmations.requestConfirmation({ purpose: RECEIPT_PURPOSE, address, payload: { form: s.name, submission: id, at }, ip, ...(ua ? { userAgent: ua } : {}), title: `get a receipt for your message sent via ${s.title}` });
           store.setReceipt(id, r.sent ? 'requested' : 'not-requested');
         } catch (err) {
           // The message reached the recipients; only the receipt is lost.

@@ -2,20 +2,23 @@
  * A `serve`-like server for the form tests: the HTTP API with the form
  * routes and a double opt-in, a real SQLite state directory, and a relay
  * pointing to an in-process SMTP sink on 127.0.0.1 (nothing leaves the
- * machine). Each queued message is delivered at once.
+ * machine). Each queued message is delivered at once. The double opt-in is
+ * the real ConsentService, behind minimal /confirm pages.
  */
 import { mkdtempSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseConfigText, resolveConfig, validateConfig, type ResolvedConfig } from '../../src/config/load.js';
-import { createForms, type Forms, type ReceiptConfirmations } from '../../src/forms/routes.js';
+import { createForms, type Forms } from '../../src/forms/routes.js';
 import { createMailer, type Mailer } from '../../src/mailer.js';
 import { Credentials } from '../../src/server/credentials.js';
 import { clientIpResolver } from '../../src/server/http/client-ip.js';
 import { createHttpApi, type ExtraRoute, type HttpApi } from '../../src/server/http/index.js';
 import { startSmtpServer, type TestServer } from './smtp-server.js';
-import { TestConfirmations } from './confirmations.js';
+import { ConsentService } from '../../src/consent/service.js';
+import { HttpError } from '../../src/server/http/errors.js';
+import { buttonPage, escapeHtml, page, PAGE_HEADERS } from '../../src/server/http/page.js';
 
 export interface FormsHarness {
   base: string;
@@ -45,7 +48,7 @@ async function freePort(): Promise<number> {
 }
 
 /** `formsToml`: the [forms.*] tables (and anything else) appended to a base config. */
-export async function startForms(formsToml: string, opts: { clock?: () => number; /** More [http] keys, e.g. trusted_proxies. */ http?: string; confirmations?: (mailer: Mailer, onQueued: (id: string) => void) => ReceiptConfirmations & { routes: ExtraRoute[]; publicUrl: string } } = {}): Promise<FormsHarness> {
+export async function startForms(formsToml: string, opts: { clock?: () => number; /** More [http] keys, e.g. trusted_proxies. */ http?: string } = {}): Promise<FormsHarness> {
   const stateDir = mkdtempSync(join(tmpdir(), 'sendwell-forms-'));
   const sink = await startSmtpServer();
   const port = await freePort();
@@ -61,12 +64,17 @@ export async function startForms(formsToml: string, opts: { clock?: () => number
   };
   const logs: string[] = [];
   const log = (level: string, line: string) => logs.push(`${level}: ${line}`);
-  const conf = opts.confirmations ? opts.confirmations(mailer, onQueued) : new TestConfirmations({ mailer, from: 'Web site <www@example.test>', onQueued });
-  conf.publicUrl = base;
-  const forms = createForms({ config, mailer, confirmations: conf, stateDir, clientIp: clientIpResolver(config.http.trustedProxies), onQueued, log, ...(opts.clock ? { clock: opts.clock } : {}) });
+  const consent = ConsentService.fromConfig(config, stateDir, {
+    send: async (mail, submitter) => {
+      const r = await mailer.send(mail, { queueOnly: true, submitter });
+      if (r.queueId) onQueued(r.queueId);
+    },
+    ...(opts.clock ? { clock: opts.clock } : {}),
+  });
+  const forms = createForms({ config, mailer, confirmations: consent, stateDir, clientIp: clientIpResolver(config.http.trustedProxies), onQueued, log, ...(opts.clock ? { clock: opts.clock } : {}) });
   const credentials = new Credentials(stateDir);
   const { token } = credentials.createToken('review');
-  const api = createHttpApi({ listen: config.http.listen, maxBodyBytes: config.http.maxBodyBytes, mailer, store: mailer.queue!.store, credentials, routes: [...forms.routes, ...conf.routes], log });
+  const api = createHttpApi({ listen: config.http.listen, maxBodyBytes: config.http.maxBodyBytes, mailer, store: mailer.queue!.store, credentials, routes: [...forms.routes, ...confirmPages(consent)], log });
   await api.listen();
   return {
     base,
@@ -86,9 +94,37 @@ export async function startForms(formsToml: string, opts: { clock?: () => number
       await api.close();
       while (inflight.size) await Promise.all([...inflight]);
       forms.close();
+      consent.close();
       await mailer.close();
       credentials.close();
       await sink.close();
     },
   };
+}
+
+/** GET shows a button, POST confirms: the shape of the consent pages. */
+function confirmPages(consent: ConsentService): ExtraRoute[] {
+  const html = (text: string) => ({ status: 200, text, contentType: 'text/html; charset=utf-8', headers: PAGE_HEADERS });
+  return [
+    {
+      method: 'GET',
+      path: '/confirm/:token',
+      auth: false,
+      handler: ({ params }) => {
+        const v = consent.viewToken(params.token!);
+        if (!v.ok) throw new HttpError(404, `this link is ${v.why}`);
+        return html(buttonPage('Confirm', `<p>${escapeHtml(v.address)}: ${escapeHtml(v.title)}?</p>`, `/confirm/${params.token}`, 'Confirm'));
+      },
+    },
+    {
+      method: 'POST',
+      path: '/confirm/:token',
+      auth: false,
+      handler: async ({ params, req }) => {
+        const v = await consent.confirm(params.token!, { ip: req.socket.remoteAddress ?? '' });
+        if (!v.ok) throw new HttpError(404, `this link is ${v.why}`);
+        return html(page('Confirmed', '<p>Thank you, confirmed.</p>'));
+      },
+    },
+  ];
 }

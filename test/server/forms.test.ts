@@ -253,6 +253,7 @@ describe('web forms over HTTP', () => {
     assert.equal(toVisitor().length, 1, 'only the confirmation request');
     const confirm = await simpleParser(toVisitor()[0]!.raw);
     const link = /(http:\/\/127\.0\.0\.1:\d+\/confirm\/\S+)/.exec(confirm.text!)![1]!;
+    for (const typed of ['Visitor', 'Secret', 'link.example.test']) assert.ok(!confirm.text!.includes(typed), `confirmation mail carries ${typed}`);
     const g = await fetch(link);
     assert.match(await g.text(), /<button type="submit">Confirm<\/button>/);
     await h.settle();
