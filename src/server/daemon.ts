@@ -21,6 +21,10 @@ import { createHttpApi } from './http/index.js';
 import { createSmtpListener, type SmtpListenerOptions } from './smtp/listener.js';
 import { SuppressionList } from '../bounce/suppression.js';
 import { loadVerpSecret, parseVerp } from '../bounce/verp.js';
+import { ConsentService } from '../consent/service.js';
+import { createForms } from '../forms/routes.js';
+import { clientIpResolver } from './http/client-ip.js';
+import type { ExtraRoute } from './http/api.js';
 
 export type LogLevel = 'error' | 'warning' | 'info';
 export type Logger = (level: LogLevel, text: string) => void;
@@ -145,6 +149,7 @@ export class Daemon {
       this.closers.push(() => listener.close());
     }
     if (this.options.http !== false) {
+      const formRoutes = this.startForms(wake);
       const api = createHttpApi({
         listen: config.http.listen,
         maxBodyBytes: config.http.maxBodyBytes,
@@ -155,6 +160,7 @@ export class Daemon {
         onQueued: wake,
         health: () => this.health(),
         log: (level, line) => this.log(level === 'error' ? 'error' : 'info', line),
+        routes: [...formRoutes],
       });
       this.addresses.http = await api.listen();
       this.closers.push(() => api.close());
@@ -169,6 +175,29 @@ export class Daemon {
       this.log('error', `worker stopped: ${(err as Error).message}`);
     });
     this.log('info', `worker: delivering via ${this.service.relayName}${capture ? ' (capture mode)' : ''}, state in ${this.service.stateDir}`);
+  }
+
+  /** Web forms (R10): `[forms.NAME]` at POST /forms/{name}; receipts wait for the double opt-in. */
+  private startForms(wake: () => void): ExtraRoute[] {
+    const { config } = this.options;
+    if (Object.keys(config.forms).length === 0) return [];
+    const needsConsent = Object.values(config.forms).some((f) => f.receipt);
+    const mailer = this.mailer;
+    const consent = needsConsent
+      ? ConsentService.fromConfig(config, this.service.stateDir, {
+          send: async (mail, submitter) => {
+            const r = await mailer.send(mail, { queueOnly: true, submitter });
+            if (r.queueId) wake();
+          },
+          log: (line) => this.log('info', line),
+        })
+      : undefined;
+    const forms = createForms({ config, mailer, ...(consent ? { confirmations: consent } : {}), stateDir: this.service.stateDir, clientIp: clientIpResolver(config.http.trustedProxies), onQueued: wake, log: (level, line) => this.log(level, line) });
+    this.closers.push(async () => {
+      forms.close();
+      consent?.close();
+    });
+    return forms.routes;
   }
 
   /** `[bounces.imap]`: poll now and then every poll_interval (never two polls at once); stops with the daemon. */

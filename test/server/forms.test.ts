@@ -303,3 +303,38 @@ describe('web forms over HTTP', () => {
     assert.ok(h.logs.some((l) => /error: form contact: the form key cannot be used, submissions are refused: .*can be read by other users/.test(l)));
   });
 });
+
+describe('web forms in sendwell serve', () => {
+  it('the daemon serves [forms.NAME] and the worker delivers the submission to the fixed recipient', async () => {
+    const { Daemon } = await import('../../src/server/daemon.js');
+    const { parseConfigText, resolveConfig, validateConfig } = await import('../../src/config/load.js');
+    const { startSmtpServer } = await import('../helpers/smtp-server.js');
+    const { mkdtempSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const sink = await startSmtpServer();
+    const stateDir = mkdtempSync(join(tmpdir(), 'sendwell-forms-daemon-'));
+    const text = `[relay]\nurl = "${sink.url('smtp', 'tls=never')}"\n[sender]\nfrom = "Web site <www@example.test>"\n[http]\nlisten = "127.0.0.1:0"\npublic_url = "http://127.0.0.1:9"\n${FORM}\nmin_fill_time = "1s"\n`.replace('\n[forms.support]', '\nmin_fill_time = "1s"\n[forms.support]');
+    const config = resolveConfig(validateConfig(parseConfigText(text, 't.toml'), 't.toml'), 't.toml');
+    const logs: string[] = [];
+    const d = await Daemon.start({ config, stateDir, smtp: false, relay: sink.url('smtp', 'tls=never'), log: (_l, line) => logs.push(line) });
+    try {
+      const base = `http://127.0.0.1:${d.addresses.http!.port}`;
+      assert.equal((await fetch(`${base}/forms/contact`)).status, 200);
+      const c = (await (await fetch(`${base}/forms/contact/challenge`)).json()) as AltchaChallenge & { token: string };
+      await new Promise((r) => setTimeout(r, 1100));
+      const r = await fetch(`${base}/forms/contact`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', origin: 'http://127.0.0.1:9' },
+        body: new URLSearchParams({ _token: c.token, altcha: solutionPayload(c, solveChallenge(c)!), ...person(1) }).toString(),
+      });
+      assert.equal(r.status, 200, await r.text());
+      const deadline = Date.now() + 10_000;
+      while (!sink.messages.some((m) => m.to.includes('office@example.test')) && Date.now() < deadline) await new Promise((res) => setTimeout(res, 50));
+      assert.deepEqual(sink.messages.find((m) => m.to.includes('office@example.test'))?.to, ['office@example.test'], logs.join('\n'));
+      assert.ok(logs.some((l) => /form contact: ip=127\.0\.0\.1 verdict=accepted/.test(l)), logs.join('\n'));
+    } finally {
+      await d.stop(1000);
+      await sink.close();
+    }
+  });
+});
