@@ -24,7 +24,9 @@ import { loadVerpSecret, parseVerp } from '../bounce/verp.js';
 import { mailtoUnsubscriber, parseUnsubscribeMailto } from '../consent/bulk.js';
 import { consentRoutes } from '../consent/routes.js';
 import { ConsentService } from '../consent/service.js';
+import { createForms } from '../forms/routes.js';
 import { clientIpResolver } from './http/client-ip.js';
+import type { ExtraRoute } from './http/api.js';
 
 export type LogLevel = 'error' | 'warning' | 'info';
 export type Logger = (level: LogLevel, text: string) => void;
@@ -161,6 +163,7 @@ export class Daemon {
       this.closers.push(() => listener.close());
     }
     if (this.options.http !== false) {
+      const formRoutes = this.startForms(wake);
       const api = createHttpApi({
         listen: config.http.listen,
         maxBodyBytes: config.http.maxBodyBytes,
@@ -171,7 +174,7 @@ export class Daemon {
         onQueued: wake,
         health: () => this.health(),
         log: (level, line) => this.log(level === 'error' ? 'error' : 'info', line),
-        routes: [...consentRoutes({ consent: this.consent, mailer: this.mailer, clientIp: clientIpResolver(config.http.trustedProxies), maxBodyBytes: config.http.maxBodyBytes, onQueued: wake })],
+        routes: [...consentRoutes({ consent: this.consent, mailer: this.mailer, clientIp: clientIpResolver(config.http.trustedProxies), maxBodyBytes: config.http.maxBodyBytes, onQueued: wake }), ...formRoutes],
       });
       this.addresses.http = await api.listen();
       this.closers.push(() => api.close());
@@ -186,6 +189,16 @@ export class Daemon {
       this.log('error', `worker stopped: ${(err as Error).message}`);
     });
     this.log('info', `worker: delivering via ${this.service.relayName}${capture ? ' (capture mode)' : ''}, state in ${this.service.stateDir}`);
+  }
+
+  /** Web forms (R10): `[forms.NAME]` at POST /forms/{name}; receipts wait for the double opt-in. */
+  private startForms(wake: () => void): ExtraRoute[] {
+    const { config } = this.options;
+    if (Object.keys(config.forms).length === 0) return [];
+    // The daemon's one consent service: its /confirm pages run the receipt handler registered here.
+    const forms = createForms({ config, mailer: this.mailer, confirmations: this.consent, stateDir: this.service.stateDir, clientIp: clientIpResolver(config.http.trustedProxies), onQueued: wake, log: (level, line) => this.log(level, line) });
+    this.closers.push(async () => forms.close());
+    return forms.routes;
   }
 
   /** `[bounces.imap]`: poll now and then every poll_interval (never two polls at once); stops with the daemon. */
