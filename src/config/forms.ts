@@ -35,8 +35,12 @@ const fieldSpec = z.union([
 
 export const formSchema = z
   .object({
-    /** Who gets each submission: fixed here, never taken from the request. */
-    recipients: z.array(address).min(1),
+    /** Who gets each submission: fixed here, never taken from the request. Optional for sign-up forms (`subscribe`). */
+    recipients: z.array(address).min(1).optional(),
+    /** A sign-up form: the email field is subscribed to this list, with double opt-in and the proof of consent (R1). */
+    subscribe: z.string().regex(/^[a-z0-9](?:[a-z0-9-]{0,62})$/, 'is not a list name').optional(),
+    /** The consent text (or its version) shown next to the form's button; kept as proof with each sign-up. */
+    consent_text: z.string().min(1).max(2000).optional(),
     /** The fields: names (type and length from the name) or `{ name, type, max_length, required }`. */
     fields: z.array(fieldSpec).min(1),
     /** Send the submitter a receipt, only after they confirmed their address (double opt-in). Needs an email field. */
@@ -83,6 +87,12 @@ export const formSchema = z
       }
       seen.add(n);
     });
+    if (!form.recipients && !form.subscribe) {
+      ctx.addIssue({ code: 'custom', path: ['recipients'], message: 'is missing: give the fixed recipients of the submissions (or subscribe = "LIST" for a sign-up form)' });
+    }
+    if (form.subscribe && !form.fields.some((f) => fieldType(f) === 'email')) {
+      ctx.addIssue({ code: 'custom', path: ['subscribe'], message: 'needs a field of type email (e.g. "email") to sign up' });
+    }
     if (form.receipt && !form.fields.some((f) => fieldType(f) === 'email')) {
       ctx.addIssue({ code: 'custom', path: ['receipt'], message: 'needs a field of type email (e.g. "email") to send the receipt to' });
     }

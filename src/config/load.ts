@@ -125,6 +125,11 @@ function describeIssue(file: string, issue: z.core.$ZodIssue, raw: Record<string
     const inner = issue.issues[0]?.message ?? issue.message;
     return `${file}: ${key}: the key ${inner}`;
   }
+  if (value === undefined) {
+    // A required key left out: say so instead of showing "= undefined".
+    const why = issue.message.startsWith('is missing') ? issue.message.slice('is missing'.length) : issue.code === 'invalid_type' ? '' : `: ${issue.message}`;
+    return `${file}: ${key} is missing${why}`;
+  }
   const shown = SECRET_KEYS.has(key) ? '(redacted)' : JSON.stringify(value);
   return `${file}: ${key} = ${shown} ${issue.message.startsWith('is ') ? issue.message : `is invalid: ${issue.message}`}`;
 }

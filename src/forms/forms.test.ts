@@ -43,6 +43,16 @@ describe('[forms.NAME] config', () => {
     assert.throws(() => resolveForm('contact', form({}).forms.contact!, {}), /no From address/);
     assert.throws(() => resolveForm('contact', form({ min_fill_time: '3h' }).forms.contact!, { senderFrom: 'a@example.org' }), /token_max_age must be longer/);
   });
+
+  it('a sign-up form needs no recipients but an email field; other forms need recipients', () => {
+    const signup = (extra: Record<string, unknown>) => validateConfig({ forms: { news: { fields: ['email'], ...extra } } }, 'test.toml');
+    const s = resolveForm('news', signup({ subscribe: 'newsletter', consent_text: 'v2' }).forms.news!, { senderFrom: 'www@example.org' });
+    assert.equal(s.subscribe, 'newsletter');
+    assert.equal(s.consentText, 'v2');
+    assert.deepEqual(s.recipients, []);
+    assert.throws(() => signup({}), /forms\.news\.recipients is missing: give the fixed recipients/);
+    assert.throws(() => signup({ subscribe: 'newsletter', fields: ['name'] }), /subscribe = "newsletter" is invalid: needs a field of type email/);
+  });
 });
 
 describe('tokens', () => {

@@ -36,6 +36,9 @@ export const RECEIPT_PURPOSE = 'form-receipt';
 export interface ReceiptConfirmations {
   requestConfirmation(input: { purpose: string; address: string; payload: Record<string, unknown>; ip: string; userAgent?: string; title: string }): Promise<{ sent: boolean }>;
   onConfirmed(purpose: string, handler: (c: { address: string; payload: Record<string, unknown>; ip: string; userAgent?: string; at: number }) => Promise<void>): void;
+  /** Sign-up forms (`subscribe = "LIST"`): record the sign-up with its proof; the consent service mails the confirmation link. */
+  subscribe?(list: string, address: string, proof: { source: string; channel: 'form'; consentText?: string; ip?: string; userAgent?: string }): Promise<{ status: string; confirmationSent: boolean }>;
+  requireList?(name: string): unknown;
 }
 
 export interface FormsOptions {
@@ -94,6 +97,14 @@ export function createForms(o: FormsOptions): Forms {
   const settings = new Map<string, FormSettings>();
   for (const [name, f] of Object.entries(o.config.forms)) {
     const s = resolveForm(name, f, { ...(publicUrl ? { publicUrl } : {}), ...(o.config.sender.from ? { senderFrom: o.config.sender.from } : {}) });
+    if (s.subscribe) {
+      if (!o.confirmations?.subscribe) throw new SendwellError('ECONFIG', `forms.${name}: subscribe needs the consent service, which this server does not have`, { hint: 'run the form through `sendwell serve`' });
+      try {
+        o.confirmations.requireList?.(s.subscribe);
+      } catch (err) {
+        throw new SendwellError('ECONFIG', `forms.${name}: subscribe = "${s.subscribe}": ${(err as Error).message}`, { hint: `define [lists.${s.subscribe}] in the config` });
+      }
+    }
     if (s.receipt && !o.confirmations) {
       throw new SendwellError('ECONFIG', `forms.${name}: receipt = true needs the double opt-in (consent) service, which this server does not have`, { hint: `set forms.${name}.receipt = false, or run the receipt through \`sendwell serve\`` });
     }
@@ -206,7 +217,18 @@ export function createForms(o: FormsOptions): Forms {
     const id = store.record({ form: s.name, receivedAt: at, ip, userAgent: ua ?? null, verdict: out.verdict, score: out.score, reasons: out.reasons, fields: clip(fields, s) });
     o.log(out.verdict === 'accepted' ? 'info' : 'warning', `form ${s.name}: ip=${ip} verdict=${out.verdict} score=${out.score} reasons=${out.reasons.join(',') || '-'} id=${id}`);
 
-    if (out.verdict === 'accepted') {
+    if (out.verdict === 'accepted' && s.subscribe && s.receiptField && o.confirmations?.subscribe) {
+      const referer = req.headers.referer;
+      // The answer is the same whatever the address's state: the page does not tell who is subscribed.
+      try {
+        const r = await o.confirmations.subscribe(s.subscribe, fields[s.receiptField]!, { source: `form:${s.name}${typeof referer === 'string' ? ` ${referer.slice(0, 300)}` : ''}`, channel: 'form', ...(s.consentText ? { consentText: s.consentText } : {}), ip, ...(ua ? { userAgent: ua } : {}) });
+        o.log('info', `form ${s.name}: sign-up ${id} for list ${s.subscribe}: ${r.status}${r.confirmationSent ? ', confirmation mailed' : ''}`);
+      } catch (err) {
+        o.log('error', `form ${s.name}: sign-up ${id} could not be recorded: ${(err as Error).message}`);
+        throw new HttpError(503, 'the sign-up could not be recorded', { hint: 'try again in a few minutes', headers: { 'Retry-After': '60' } });
+      }
+    }
+    if (out.verdict === 'accepted' && s.recipients.length) {
       try {
         const queueId = await queue(ownerMail(s, fields, { id, ip, at, score: out.score, reasons: out.reasons }), `form:${s.name}`);
         store.setQueueId(id, queueId);

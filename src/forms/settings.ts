@@ -20,8 +20,11 @@ export interface FormSettings {
   recipients: string[];
   from?: string;
   fields: FieldSpec[];
-  /** The email field the receipt goes to (when receipt is on). */
+  /** The email field the receipt goes to (when receipt is on), and a sign-up form subscribes. */
   receiptField?: string;
+  /** A sign-up form: the list the email field is subscribed to (double opt-in, R1). */
+  subscribe?: string;
+  consentText?: string;
   receipt: boolean;
   receiptText: string;
   successUrl?: string;
@@ -57,7 +60,7 @@ export function resolveForm(name: string, f: FormConfig, opts: { publicUrl?: str
     name,
     title,
     subject: f.subject ?? `Web form ${title}`,
-    recipients: [...f.recipients],
+    recipients: [...(f.recipients ?? [])],
     from,
     fields,
     receipt: f.receipt,
@@ -79,5 +82,7 @@ export function resolveForm(name: string, f: FormConfig, opts: { publicUrl?: str
   const receiptField = fields.find((x) => x.type === 'email')?.name;
   if (receiptField) settings.receiptField = receiptField;
   if (f.success_url) settings.successUrl = f.success_url;
+  if (f.subscribe) settings.subscribe = f.subscribe;
+  if (f.consent_text) settings.consentText = f.consent_text;
   return settings;
 }

@@ -30,6 +30,7 @@ export interface FormsHarness {
   token: string;
   logs: string[];
   config: ResolvedConfig;
+  consent: ConsentService;
   /** Wait until every queued message was handed to the sink (or failed). */
   settle(): Promise<void>;
   close(): Promise<void>;
@@ -86,6 +87,7 @@ export async function startForms(formsToml: string, opts: { clock?: () => number
     token,
     logs,
     config,
+    consent,
     async settle() {
       while (inflight.size) await Promise.all([...inflight]);
     },
