@@ -13,6 +13,7 @@ import type { TokensFlags } from './tokens.js';
 import type { UsersAction, UsersFlags } from './users.js';
 import type { DoctorFlags } from './doctor.js';
 import type { ListsFlags } from './lists.js';
+import type { FormsFlags } from './forms.js';
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 
@@ -171,6 +172,21 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .action(async (action: string, list: string | undefined, arg: string | undefined, flags: ListsFlags) => {
       const { consentCommand } = await import('./lists.js');
       setExit(await consentCommand(action, list, arg, flags, io));
+    });
+
+  program
+    .command('forms')
+    .description('web forms (R10): list NAME shows the review list, newest first, with each verdict, score and reasons')
+    .argument('<action>', 'list')
+    .argument('[name]', 'form name ([forms.NAME])')
+    .option('--verdict <verdict>', 'only accepted, quarantined or refused')
+    .option('--limit <n>', 'at most this many (default 100)')
+    .addOption(stateDirOpt())
+    .option('--config <file>', 'config file')
+    .option('--json', 'machine-readable output')
+    .action(async (action: string, name: string | undefined, flags: FormsFlags) => {
+      const { formsCommand } = await import('./forms.js');
+      setExit(await formsCommand(action, name, flags, io));
     });
 
   const bounce = program.command('bounce').description('bounces (R2, R5): ingest one from stdin (for an MTA alias pipe), or poll an IMAP mailbox');

@@ -24,31 +24,6 @@ export interface SubmissionRow {
   receipt: string | null;
 }
 
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS form_submission (
-  id          TEXT PRIMARY KEY,
-  form        TEXT NOT NULL,
-  received_at INTEGER NOT NULL,
-  ip          TEXT NOT NULL,
-  user_agent  TEXT,
-  verdict     TEXT NOT NULL CHECK (verdict IN ('accepted','refused','quarantined')),
-  score       REAL NOT NULL,
-  reasons     TEXT NOT NULL,
-  fields      TEXT NOT NULL,
-  queue_id    TEXT,
-  receipt     TEXT
-);
-CREATE INDEX IF NOT EXISTS form_submission_form ON form_submission(form, received_at);
-CREATE TABLE IF NOT EXISTS form_rate (
-  key          TEXT PRIMARY KEY,
-  window_start INTEGER NOT NULL,
-  count        INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS form_spent (
-  id         TEXT PRIMARY KEY,
-  expires_at INTEGER NOT NULL
-);
-`;
 
 interface Row {
   id: string;
@@ -83,8 +58,8 @@ export class FormStore {
   private lastPrune = 0;
 
   constructor(stateDir: string) {
+    // Tables: migration 5 (queue/sqlite/schema.ts).
     this.db = openDatabase(stateDir);
-    this.db.exec(SCHEMA);
   }
 
   /** Count one event under `key` in a fixed window; returns the count including this one and when the window ends. */

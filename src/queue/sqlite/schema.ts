@@ -149,4 +149,29 @@ export const MIGRATIONS: string[] = [
   -- Bulk mail names its list; one-by-one mass mail has none (R1 detection).
   ALTER TABLE message ADD COLUMN list TEXT;
   `,
+  /* 5: web forms (R10): submissions kept for review, rate counters, spent tokens */ `
+CREATE TABLE form_submission (
+  id          TEXT PRIMARY KEY,
+  form        TEXT NOT NULL,
+  received_at INTEGER NOT NULL,
+  ip          TEXT NOT NULL,
+  user_agent  TEXT,
+  verdict     TEXT NOT NULL CHECK (verdict IN ('accepted','refused','quarantined')),
+  score       REAL NOT NULL,
+  reasons     TEXT NOT NULL,
+  fields      TEXT NOT NULL,
+  queue_id    TEXT,
+  receipt     TEXT
+);
+CREATE INDEX form_submission_form ON form_submission(form, received_at);
+CREATE TABLE form_rate (
+  key          TEXT PRIMARY KEY,
+  window_start INTEGER NOT NULL,
+  count        INTEGER NOT NULL
+);
+CREATE TABLE form_spent (
+  id         TEXT PRIMARY KEY,
+  expires_at INTEGER NOT NULL
+);
+  `,
 ];

@@ -377,7 +377,7 @@ describe('HTTP API', () => {
       const doc = r.json;
       assert.equal(doc.openapi, '3.1.0');
       assert.equal(doc.info.version, (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version);
-      assert.deepEqual(Object.keys(doc.paths).sort(), ['/api/v1/lists', '/api/v1/lists/{name}/messages', '/api/v1/lists/{name}/subscribers', '/api/v1/lists/{name}/subscribers/{email}', '/api/v1/messages', '/api/v1/messages/{id}', '/api/v1/openapi.json', '/api/v1/queue', '/confirm/{token}', '/healthz', '/metrics', '/u/{token}']);
+      assert.deepEqual(Object.keys(doc.paths).sort(), ['/api/v1/forms/{name}/submissions', '/api/v1/lists', '/api/v1/lists/{name}/messages', '/api/v1/lists/{name}/subscribers', '/api/v1/lists/{name}/subscribers/{email}', '/api/v1/messages', '/api/v1/messages/{id}', '/api/v1/openapi.json', '/api/v1/queue', '/confirm/{token}', '/forms/{name}', '/forms/{name}/challenge', '/forms/{name}/widget.js', '/healthz', '/metrics', '/u/{token}']);
       assert.deepEqual(doc.components.securitySchemes.bearer, { type: 'http', scheme: 'bearer', description: doc.components.securitySchemes.bearer.description });
       assert.deepEqual(doc.paths['/healthz'].get.security, []);
       // The request example validates against the request schema, a wrong one does not.

@@ -9,6 +9,7 @@ import { PROBLEM_CONTENT_TYPE } from './errors.js';
 import { METRICS_CONTENT_TYPE } from './metrics.js';
 import { registry } from './schemas.js';
 import { CONSENT_PATHS } from '../../consent/openapi.js';
+import { FORM_PATHS } from '../../forms/openapi.js';
 
 const ref = (id: string) => ({ $ref: `#/components/schemas/${id}` });
 const json = (id: string) => ({ 'application/json': { schema: ref(id) } });
@@ -53,6 +54,7 @@ export function openApiDocument(): Record<string, unknown> {
     security: [{ bearer: [] }],
     paths: {
       ...CONSENT_PATHS,
+      ...FORM_PATHS,
       '/api/v1/messages': {
         post: {
           operationId: 'submitMessage',
