@@ -34,10 +34,18 @@ export const CONSENT_PATHS: Record<string, unknown> = {
     },
     post: {
       operationId: 'subscribe',
-      summary: 'Record a sign-up (double opt-in lists mail a confirmation link)',
+      summary: 'Record a sign-up (double opt-in lists mail a confirmation link), or import subscriptions with proof (text/csv, the columns of the export; all rows or none)',
       parameters: [name],
-      requestBody: { required: true, content: json('Subscribe') },
-      responses: { '202': { description: 'Recorded.', content: json('SubscribeResult') }, '400': problem('Invalid address or fields.'), '401': UNAUTHORIZED, '404': problem('No such list.'), '415': problem('Not JSON.') },
+      requestBody: { required: true, content: { ...json('Subscribe'), 'text/csv': { schema: { type: 'string' } } } },
+      responses: {
+        '202': { description: 'Recorded.', content: json('SubscribeResult') },
+        '200': { description: 'Imported (text/csv).', content: { 'application/json': { schema: { type: 'object', properties: { imported: { type: 'integer' }, updated: { type: 'integer' } }, required: ['imported', 'updated'] } } } },
+        '400': problem('Invalid address, fields or CSV.'),
+        '401': UNAUTHORIZED,
+        '404': problem('No such list.'),
+        '415': problem('Neither JSON nor CSV.'),
+        '422': problem('Invalid CSV rows (each named in hint); nothing was imported.'),
+      },
     },
   },
   '/api/v1/lists/{name}/subscribers/{email}': {

@@ -144,6 +144,22 @@ export function consentRoutes(o: ConsentRoutesOptions): ExtraRoute[] {
   });
 
   on('POST', '/api/v1/lists/:name/subscribers', true, async (c) => {
+    const type = String(c.req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+    if (type === 'text/csv') {
+      // An import with proof columns, as `sendwell consent import`: all rows or none.
+      const { parseConsentCsv } = await import('./csv.js');
+      try {
+        const rows = parseConsentCsv((await readBody(c.req, o.maxBodyBytes)).toString('utf8'), 'the request body');
+        const r = consent.importRows(c.params.name!, rows, `api:${c.token!.name}`, { allOrNothing: true });
+        if (r.skipped.length) {
+          throw new HttpError(422, `${r.skipped.length} row(s) are invalid; nothing was imported`, { hint: r.skipped.map((s) => `line ${s.line} (${s.email || 'no email'}): ${s.reason}`).join('; ').slice(0, 2000) });
+        }
+        return { status: 200, body: { imported: r.imported, updated: r.updated } };
+      } catch (err) {
+        if (err instanceof HttpError) throw err;
+        return asHttp(err);
+      }
+    }
     requireJson(c.req);
     const req = parseWith(SubscribeRequest, parseJson(await readBody(c.req, 64 * 1024)));
     try {

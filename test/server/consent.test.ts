@@ -183,6 +183,20 @@ description = "Institute news"
     assert.ok(logs.some((l) => /unsubscribe by mail|unsubscribed from events \(mailto\)/.test(l)), logs.join('\n'));
   });
 
+  it('imports CSV with proof over the API, all rows or none', async () => {
+    const csv = (text: string) => fetch(`${base}/api/v1/lists/staff/subscribers`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'text/csv' }, body: text });
+    const bad = await csv('email,signup_at,confirmed_at\neve@example.test,2026-01-01T00:00:00Z,2026-01-01T00:05:00Z\nfay@example.test,,\n');
+    assert.equal(bad.status, 422);
+    assert.match(((await bad.json()) as { hint: string }).hint, /line 3 \(fay@example\.test\): signup_at is missing/);
+    assert.equal((await api('GET', '/api/v1/lists/staff/subscribers')).json.subscribers.some((s: { email: string }) => s.email === 'eve@example.test'), false, 'nothing imported');
+    const ok = await csv('email,signup_at,confirmed_at\neve@example.test,2026-01-01T00:00:00Z,2026-01-01T00:05:00Z\n');
+    assert.equal(ok.status, 200);
+    assert.deepEqual(await ok.json(), { imported: 1, updated: 0 });
+    const eve = (await api('GET', '/api/v1/lists/staff/subscribers')).json.subscribers.find((s: { email: string }) => s.email === 'eve@example.test');
+    assert.equal(eve.status, 'confirmed');
+    assert.equal(eve.source, 'api:website');
+  });
+
   it('API errors: unknown list 404, bad list name 400, revoke 200 then 404', async () => {
     assert.equal((await api('POST', '/api/v1/lists/nope/subscribers', { email: 'x@example.test' })).status, 404);
     const bad = await api('POST', '/api/v1/lists', { name: 'Bad Name', reason: 'long enough reason text' });
