@@ -121,7 +121,9 @@ describe('sendwell serve', () => {
         .then(() => acked.push(`<burst-${i}@example.test>`))
         .catch(() => undefined),
     );
-    await sleep(150);
+    // Stop in the middle: after the first acknowledgement, with the rest still in flight.
+    const first = Date.now() + 30_000;
+    while (acked.length === 0 && Date.now() < first) await sleep(5);
     r.child.kill('SIGTERM');
     await Promise.all(sends);
     t.close();
