@@ -332,10 +332,11 @@ export function createMailer(options: MailerOptions = {}): Mailer {
       const spamReport = await spamPreflight(composed.raw, spam, { now: clock(), envelope: { from: composed.envelope.from, to: composed.envelope.to } });
       if (spamReport.over && spam.action === 'refuse') throw spamRefusal(spamReport);
       const findings = [...report.findings, ...spamFindings(spamReport)];
-      const key = list || signAll ? getDkim() : undefined;
-      if (key) composed.raw = await dkimSign(composed.raw, key);
       // Maildrop carries no list: list mail is queued here (the daemon shares the queue).
       const drop = stateDir && options.maildrop !== false && !list ? runningMaildrop(stateDir) : null;
+      // Through a running daemon, the daemon signs (a local user need not read the key).
+      const key = list || (signAll && !drop) ? getDkim() : undefined;
+      if (key) composed.raw = await dkimSign(composed.raw, key);
       if (drop) {
         const ack = await dropMessage(drop, {
           raw: composed.raw,

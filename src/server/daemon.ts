@@ -25,6 +25,7 @@ import { mailtoUnsubscriber, parseUnsubscribeMailto } from '../consent/bulk.js';
 import { consentRoutes } from '../consent/routes.js';
 import { ConsentService } from '../consent/service.js';
 import { createForms } from '../forms/routes.js';
+import { dkimSign, loadDkimKey, type DkimKey } from '../message/dkim.js';
 import { clientIpResolver } from './http/client-ip.js';
 import type { ExtraRoute } from './http/api.js';
 
@@ -79,6 +80,8 @@ export class Daemon {
   private closers: Array<() => Promise<void>> = [];
   /** Lists and consent (R1): the HTTP pages and API, mailto unsubscribes, web-form receipts. */
   consent!: ConsentService;
+  /** `[dkim] sign = "all"`: mail from the maildrop and the SMTP listener is signed here. */
+  private dkim: DkimKey | undefined;
 
   private constructor(
     readonly options: ServeOptions,
@@ -124,6 +127,8 @@ export class Daemon {
     const host = hostname();
     const wake = () => this.service.worker.wake();
     this.service.worker.recover();
+    const d = config.dkim;
+    if (d?.sign === 'all') this.dkim = loadDkimKey(d.privateKeyFile, d.domain, d.selector);
     this.consent = ConsentService.fromConfig(config, this.service.stateDir, {
       // Confirmation mails are queued; the worker delivers them (an HTTP answer does not wait for the relay).
       send: async (mail, submitter) => {
@@ -252,7 +257,7 @@ export class Daemon {
     const messageId = /^Message-ID:\s*(<[^>\r\n]+>)/im.exec(head)?.[1] ?? '<unknown>';
     const user = userName(uid);
     const r = this.service.submit({
-      raw,
+      raw: this.dkim ? await dkimSign(raw, this.dkim) : raw,
       messageId,
       envelopeFrom: file.envelopeFrom,
       recipients: file.recipients,
