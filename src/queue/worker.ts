@@ -260,6 +260,10 @@ export class Worker {
         const done = () => {
           clearTimeout(t);
           this.wakeUp = undefined;
+          // One listener per sleep, removed when the sleep ends: every wake-up
+          // (one per queued message in `serve`) would otherwise leave one behind,
+          // and the signal's listener list grows (and is walked) without bound.
+          signal.removeEventListener('abort', done);
           resolve();
         };
         const t = setTimeout(done, wait);

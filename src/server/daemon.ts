@@ -121,6 +121,9 @@ export class Daemon {
     this.probeTimer.unref();
 
     if (this.options.smtp !== false) {
+      // SMTP submissions commit on a thread of their own (group commit while the
+      // event loop keeps serving the other clients); the 250 still waits for it.
+      await this.service.startSubmitThread();
       const s = config.smtp;
       const tls = s.tlsCertFile && s.tlsKeyFile ? { cert: readFileSync(s.tlsCertFile), key: readFileSync(s.tlsKeyFile) } : undefined;
       const listener = createSmtpListener({
