@@ -206,7 +206,10 @@ export class QueueService {
     const batch = this.grouped;
     this.grouped = [];
     const now = this.clock();
-    t.commit(now, batch.map((b) => b.s)).then(
+    // A small Buffer is a view into Node's shared 8 KiB pool, which postMessage would
+    // copy whole: send each body in an array of its own size.
+    const subs = batch.map((b) => (b.s.raw.byteLength === b.s.raw.buffer.byteLength ? b.s : { ...b.s, raw: new Uint8Array(b.s.raw) as Buffer }));
+    t.commit(now, subs).then(
       (results) => {
         batch.forEach((b, i) => {
           const res = results[i]!;

@@ -10,8 +10,17 @@ import type { GroupReply, ThreadInit } from './submit-thread.js';
 
 export type GroupResults = Array<{ ok: true; d: Decided } | { ok: false; e: ErrorData }>;
 
-// Under tsx (tests, `node --import tsx`) this module is the .ts source and so is the thread.
-const THREAD_URL = new URL(import.meta.url.endsWith('.ts') ? './submit-thread.ts' : './submit-thread.js', import.meta.url);
+/**
+ * The thread's entry. Under tsx (tests, `node --import tsx`) this module is the
+ * .ts source and so is the thread; Node 20 does not run `--import` in worker
+ * threads, so a small entry registers tsx there first.
+ */
+function threadEntry(): URL {
+  if (!import.meta.url.endsWith('.ts')) return new URL('./submit-thread.js', import.meta.url);
+  const tsx = import.meta.resolve('tsx/esm/api');
+  const thread = new URL('./submit-thread.ts', import.meta.url).href;
+  return new URL(`data:text/javascript,${encodeURIComponent(`const { register } = await import(${JSON.stringify(tsx)}); register(); await import(${JSON.stringify(thread)});`)}`);
+}
 
 export class SubmitThread {
   readonly ready: Promise<void>;
@@ -23,7 +32,7 @@ export class SubmitThread {
   private exited: Promise<void>;
 
   constructor(init: ThreadInit, onDead: (why: string) => void) {
-    this.worker = new Worker(THREAD_URL, { workerData: init });
+    this.worker = new Worker(threadEntry(), { workerData: init });
     this.worker.unref();
     let ready!: () => void;
     let failed!: (e: unknown) => void;
