@@ -14,7 +14,7 @@ import type { RelayOptions } from '../transport/index.js';
 import { redactUrl } from '../transport/url.js';
 import type { Envelope, RelayInfo, Transport, TransportResult } from '../transport/types.js';
 import { DEFAULT_LIMITS, type Limits } from './limits.js';
-import { fileMailLog, type MailLog } from './maillog.js';
+import { fileMailLog, writeEvents, type MailLog } from './maillog.js';
 import { postfixSchedule, tableSchedule, type Schedule } from './schedule.js';
 import { openSqliteStore } from './sqlite/index.js';
 import type { Outcome, QueueStore, RecipientRow } from './store.js';
@@ -75,6 +75,9 @@ function lazyTransport(relay: RelayOptions): Transport {
     },
   };
 }
+
+/** A group member's submission and decision, when it was committed. */
+const committed = (s: Submission, r: { ok: true; d: Decided } | { ok: false }): Array<{ s: Submission; d: Decided }> => (r.ok ? [{ s, d: r.d }] : []);
 
 export class QueueService {
   readonly store: QueueStore;
@@ -146,8 +149,13 @@ export class QueueService {
   }
 
   private logSubmission(s: Submission, d: Decided, now: number): void {
-    for (const e of submissionEvents(s, d, now)) this.log.write(e);
-    if (d.holdReason && !d.existing) process.stderr.write(`sendwell: warning: ${d.queueId} held by the ${d.holdReason}\n`);
+    this.logSubmissions([{ s, d }], now);
+  }
+
+  /** The mail log lines of committed submissions (a group's in one write). */
+  private logSubmissions(done: Array<{ s: Submission; d: Decided }>, now: number): void {
+    writeEvents(this.log, done.flatMap(({ s, d }) => submissionEvents(s, d, now)));
+    for (const { d } of done) if (d.holdReason && !d.existing) process.stderr.write(`sendwell: warning: ${d.queueId} held by the ${d.holdReason}\n`);
   }
 
   /**
@@ -211,10 +219,10 @@ export class QueueService {
     const subs = batch.map((b) => (b.s.raw.byteLength === b.s.raw.buffer.byteLength ? b.s : { ...b.s, raw: new Uint8Array(b.s.raw) as Buffer }));
     t.commit(now, subs).then(
       (results) => {
+        this.logSubmissions(batch.flatMap((b, i) => committed(b.s, results[i]!)), now);
         batch.forEach((b, i) => {
           const res = results[i]!;
           if (!res.ok) return b.reject(errorFromData(res.e));
-          this.logSubmission(b.s, res.d, now);
           b.resolve({ queueId: res.d.queueId, existing: res.d.existing, held: res.d.held });
         });
       },
@@ -252,10 +260,10 @@ export class QueueService {
       for (const b of batch) b.reject(e);
       return;
     }
+    this.logSubmissions(batch.flatMap((b, i) => committed(b.s, results[i]!)), now);
     batch.forEach((b, i) => {
       const res = results[i]!;
       if (!res.ok) return b.reject(res.e);
-      this.logSubmission(b.s, res.d, now);
       b.resolve({ queueId: res.d.queueId, existing: res.d.existing, held: res.d.held });
     });
   }
