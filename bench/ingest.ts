@@ -21,7 +21,7 @@
  * Env: INGEST_N (default 4000), BENCH_ROUNDS (default 3).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -46,7 +46,10 @@ export interface IngestSample {
   variant: Variant;
   round: number;
   msgPerSec: number;
-  /** Server CPU ms per message (sendwell only: the serve process, threads included). */
+  /**
+   * Receiver CPU ms per message while smtp-source ran: the serve process (threads
+   * included); for Postfix, master and all its children (smtpd, cleanup, qmgr, local…).
+   */
   cpuMsPerMsg?: number;
   ok: boolean;
   note?: string;
@@ -81,11 +84,42 @@ function source(o: IngestOptions, port: number, rcpt: string): number {
   return Number(process.hrtime.bigint() - t) / 1e9;
 }
 
+/** /proc/PID/stat fields after the command name (field 3 is index 0). */
+function stat(pid: number): string[] | undefined {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return f.slice(f.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return undefined;
+  }
+}
+
 /** CPU seconds (user + system, all threads) of a process so far. */
 function cpuSeconds(pid: number): number {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
+  const f = stat(pid);
+  return f ? (Number(f[11]) + Number(f[12])) / 100 : NaN;
+}
+
+/**
+ * CPU seconds of the whole Postfix instance so far: master, its live children
+ * (smtpd, cleanup, qmgr, local, …) and the children it already reaped (cutime).
+ */
+function postfixCpuSeconds(): number {
+  let master: number;
+  try {
+    master = Number(readFileSync('/var/spool/postfix/pid/master.pid', 'utf8').trim());
+  } catch {
+    return NaN;
+  }
+  let ticks = 0;
+  for (const e of readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    const pid = Number(e);
+    const f = stat(pid);
+    if (!f || (pid !== master && Number(f[1]) !== master)) continue;
+    ticks += Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
+  }
+  return ticks / 100;
 }
 
 interface Serve {
@@ -187,8 +221,10 @@ export async function benchIngest(o: IngestOptions, log: (s: string) => void = c
         let s: IngestSample;
         try {
           if (v === 'postfix') {
+            const cpu0 = postfixCpuSeconds();
             const secs = source(o, 25, 'sink@example.test');
-            s = { variant: v, round, msgPerSec: o.n / secs, ok: true };
+            const cpu = postfixCpuSeconds() - cpu0;
+            s = { variant: v, round, msgPerSec: o.n / secs, ...(Number.isFinite(cpu) ? { cpuMsPerMsg: (cpu * 1000) / o.n } : {}), ok: true };
           } else {
             const serve = v === 'sendwell' ? idle : delivering;
             const before = serve.messages();
@@ -204,7 +240,7 @@ export async function benchIngest(o: IngestOptions, log: (s: string) => void = c
         }
         if (!pfQuiet || !swQuiet) s.note = `${s.note ? `${s.note}; ` : ''}previous backlog not drained`;
         samples.push(s);
-        log(`  round ${round + 1} ${v}: ${fmt(s.msgPerSec)} msg/s${s.cpuMsPerMsg !== undefined ? `, serve CPU ${fmt(s.cpuMsPerMsg, 2)} ms/msg` : ''}${s.ok ? '' : `  FAILED: ${s.note}`}${s.ok && s.note ? ` (${s.note})` : ''}`);
+        log(`  round ${round + 1} ${v}: ${fmt(s.msgPerSec)} msg/s${s.cpuMsPerMsg !== undefined ? `, server CPU ${fmt(s.cpuMsPerMsg, 2)} ms/msg` : ''}${s.ok ? '' : `  FAILED: ${s.note}`}${s.ok && s.note ? ` (${s.note})` : ''}`);
       }
     }
     const ratio = (a: Variant, b: Variant) =>
@@ -222,7 +258,7 @@ export async function benchIngest(o: IngestOptions, log: (s: string) => void = c
         LABEL[v],
         ok.length ? range(ok.map((s) => s.msgPerSec)) : 'failed',
         v === 'postfix' ? '—' : rs.length ? `${fmt(median(rs), 2)}× (${rs.map((r) => fmt(r, 2)).join(', ')})` : 'n/a',
-        v === 'postfix' ? 'n/a' : ok.length ? fmt(median(ok.map((s) => s.cpuMsPerMsg!)), 2) : 'n/a',
+        ok.some((s) => s.cpuMsPerMsg !== undefined) ? fmt(median(ok.flatMap((s) => (s.cpuMsPerMsg === undefined ? [] : [s.cpuMsPerMsg]))), 2) : 'n/a',
         `${ok.length}/${samples.filter((s) => s.variant === v).length}`,
       ];
     });
@@ -230,7 +266,8 @@ export async function benchIngest(o: IngestOptions, log: (s: string) => void = c
       table(['receiver', 'msg/s median (min–max)', '÷ Postfix (same round: median, each round)', 'server CPU ms/msg', 'runs ok'], rows) +
       `\n\nsmtp-source -s ${o.sessions} -m ${o.n} -l 1024 (one message per connection), N = ${o.n}, ${o.rounds} round(s), order rotated each round, each receiver's previous backlog delivered before the next measurement. ` +
       'sendwell answers 250 after the group commit (WAL, synchronous=FULL) with every policy check on (lint, header completion, Received, size, relay access); ' +
-      'Postfix after cleanup fsync()ed the queue file (one fsync per message; local(8) fsyncs the mailbox too).';
+      'Postfix after cleanup fsync()ed the queue file (one fsync per message; local(8) fsyncs the mailbox too). ' +
+      'Server CPU: user + system time of the receiver during the measurement (sendwell: the serve process with its threads; Postfix: master and every child process), kernel work on the loopback included.';
     return { opts: o, samples, ratios, ratiosDelivering, postfix, markdown };
   } finally {
     await Promise.allSettled(serves.map((s) => s.stop()));

@@ -190,7 +190,12 @@ export class QueueService {
       process.stderr.write(`sendwell: warning: the submission thread stopped (${why}); submissions commit on the main thread\n`);
       if (this.grouped.length) setImmediate(() => this.flushGrouped());
     });
-    await t.ready;
+    try {
+      await t.ready;
+    } catch {
+      // Already reported by the callback above; groups keep committing on this thread.
+      return;
+    }
     this.thread = t;
   }
 

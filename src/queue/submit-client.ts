@@ -32,8 +32,9 @@ export class SubmitThread {
   private exited: Promise<void>;
 
   constructor(init: ThreadInit, onDead: (why: string) => void) {
+    // Referenced until it is ready (nothing else may keep the process alive yet),
+    // then only while a group is in flight.
     this.worker = new Worker(threadEntry(), { workerData: init });
-    this.worker.unref();
     let ready!: () => void;
     let failed!: (e: unknown) => void;
     this.ready = new Promise<void>((res, rej) => ((ready = res), (failed = rej)));
@@ -49,7 +50,10 @@ export class SubmitThread {
       if (!this.closing) onDead(why);
     };
     this.worker.on('message', (m: GroupReply | { ready: true }) => {
-      if ('ready' in m) return ready();
+      if ('ready' in m) {
+        if (!this.pending) this.worker.unref();
+        return ready();
+      }
       const p = this.pending;
       if (!p || p.seq !== m.seq) return;
       this.pending = undefined;

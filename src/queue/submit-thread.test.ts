@@ -81,6 +81,25 @@ describe('QueueService.submitGrouped on the submission thread', () => {
     }
   });
 
+  it('if the thread dies, submissions commit on the main thread again', async () => {
+    const { svc } = service({ messages: 100, windowMs: 60_000, duplicateWindowMs: 0 });
+    await svc.startSubmitThread();
+    const warnings: string[] = [];
+    const write = process.stderr.write.bind(process.stderr);
+    process.stderr.write = ((chunk: string) => (warnings.push(String(chunk)), true)) as typeof process.stderr.write;
+    try {
+      const first = await svc.submitGrouped(sub(1));
+      await (svc as unknown as { thread: { worker: { terminate(): Promise<number> } } }).thread.worker.terminate();
+      const second = await svc.submitGrouped(sub(2));
+      assert.notEqual(second.queueId, first.queueId);
+      assert.equal(svc.store.recipients(second.queueId).length, 1);
+      assert.ok(warnings.some((w) => w.includes('the submission thread stopped')));
+    } finally {
+      process.stderr.write = write;
+      await svc.close();
+    }
+  });
+
   it('a duplicate window of 0 holds nothing, even within one group', async () => {
     const { svc } = service({ messages: 100, windowMs: 60_000, duplicateWindowMs: 0 });
     await svc.startSubmitThread();
