@@ -132,6 +132,8 @@ export class QueueService {
       ...(this.opts.retentionMs !== undefined ? { retentionMs: this.opts.retentionMs } : {}),
       ...(this.opts.verp ? { envelopeSender: (row: RecipientRow) => verpAddress(this.opts.verp!, row.id) } : {}),
       ...(this.opts.suppression ? { onRefused: (row: RecipientRow, outcome: Outcome) => this.refused(row, outcome) } : {}),
+      // Outcome commits wait for the submission thread's commit in flight, if any.
+      writeGate: (commit: () => void) => (this.thread ? this.thread.whenIdle(commit) : commit()),
     });
     return this.workerInstance;
   }

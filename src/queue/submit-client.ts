@@ -29,6 +29,7 @@ export class SubmitThread {
   private seq = 0;
   private dead: string | undefined;
   private closing = false;
+  private idleWaiters: Array<() => void> = [];
   private exited: Promise<void>;
 
   constructor(init: ThreadInit, onDead: (why: string) => void) {
@@ -47,6 +48,7 @@ export class SubmitThread {
       // The group's fate is unknown (the thread may have committed it): a temporary
       // failure, so the client tries again later, as after any crash.
       p?.reject(new SendwellError('ECONFIG', `the submission thread stopped (${why}); the message may not be queued`, { temporary: true, hint: 'try again' }));
+      this.runIdleWaiters();
       if (!this.closing) onDead(why);
     };
     this.worker.on('message', (m: GroupReply | { ready: true }) => {
@@ -58,6 +60,8 @@ export class SubmitThread {
       if (!p || p.seq !== m.seq) return;
       this.pending = undefined;
       this.worker.unref();
+      // Writers that waited for this commit go before the next group is sent.
+      this.runIdleWaiters();
       if (m.ok) p.resolve(m.results);
       else p.reject(errorFromData(m.e));
     });
@@ -68,6 +72,28 @@ export class SubmitThread {
   /** A group is being committed. */
   get busy(): boolean {
     return this.pending !== undefined;
+  }
+
+  /**
+   * Run `fn` when no group is being committed: now, or right after the commit in
+   * flight and before the next group starts. For this process's other writers,
+   * which would otherwise block their event loop waiting for the write lock.
+   */
+  whenIdle(fn: () => void): void {
+    if (this.pending) this.idleWaiters.push(fn);
+    else fn();
+  }
+
+  private runIdleWaiters(): void {
+    const ws = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const w of ws) {
+      try {
+        w();
+      } catch {
+        // A waiter's own failure is its business (the worker records commit errors itself).
+      }
+    }
   }
 
   /** Commit `subs` as one group at `now`: per-submission results, or a rejection if the commit failed. */
