@@ -12,13 +12,13 @@
  * and delivery, like Postfix). Before each measurement the previous receiver's
  * backlog is drained, so no run pays for the one before. The order of the three
  * rotates each round; ratios are per round, then the median. A warm-up of up to
- * 1000 messages into each receiver comes first and is not measured.
+ * 2000 messages into each receiver comes first and is not measured.
  *
  * Needs the Debian postfix package (smtp-source, smtp-sink) and a running
  * Postfix for the comparison (`bash .ci/setup-postfix.sh`).
  *
  * `npm run bench:ingest`, or `BENCH_ONLY=ingest npm run bench` (writes RESULTS.md).
- * Env: INGEST_N (default 4000), BENCH_ROUNDS (default 3).
+ * Env: INGEST_N (default 4000), INGEST_ROUNDS (default 5).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -207,7 +207,7 @@ export async function benchIngest(o: IngestOptions, log: (s: string) => void = c
     const variants: Variant[] = postfix ? ['sendwell', 'sendwell-delivering', 'postfix'] : ['sendwell', 'sendwell-delivering'];
     const samples: IngestSample[] = [];
     // Warm-up, not measured: JIT-compiled listeners, running smtpd processes.
-    const warm = { ...o, n: Math.min(o.n, 1000) };
+    const warm = { ...o, n: Math.min(o.n, 2000) };
     source(warm, idle.port, 'bob@example.test');
     source(warm, delivering.port, 'bob@example.test');
     let delivered = delivering.messages();
@@ -277,6 +277,6 @@ export async function benchIngest(o: IngestOptions, log: (s: string) => void = c
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  const r = await benchIngest({ n: Number(process.env.INGEST_N ?? 4000), rounds: Number(process.env.BENCH_ROUNDS ?? 3), sessions: 8 });
+  const r = await benchIngest({ n: Number(process.env.INGEST_N ?? 4000), rounds: Number(process.env.INGEST_ROUNDS ?? 5), sessions: 8 });
   console.log(`\n${r.markdown}`);
 }

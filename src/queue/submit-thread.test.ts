@@ -100,6 +100,23 @@ describe('QueueService.submitGrouped on the submission thread', () => {
     }
   });
 
+  it("the worker's writes wait for the group commit in flight, and go before the next group", async () => {
+    const { svc } = service({ messages: 100, windowMs: 60_000, duplicateWindowMs: 0 });
+    await svc.startSubmitThread();
+    try {
+      const thread = (svc as unknown as { thread: { whenIdle(fn: () => void): void; busy: boolean } }).thread;
+      const order: string[] = [];
+      thread.whenIdle(() => order.push('idle: at once'));
+      const first = svc.submitGrouped(sub(1)).then(() => order.push('first acknowledged'));
+      assert.equal(thread.busy, true);
+      thread.whenIdle(() => order.push(`gate (busy: ${thread.busy})`));
+      await first;
+      assert.deepEqual(order, ['idle: at once', 'gate (busy: false)', 'first acknowledged']);
+    } finally {
+      await svc.close();
+    }
+  });
+
   it('a duplicate window of 0 holds nothing, even within one group', async () => {
     const { svc } = service({ messages: 100, windowMs: 60_000, duplicateWindowMs: 0 });
     await svc.startSubmitThread();
