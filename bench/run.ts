@@ -6,7 +6,8 @@
  * Env: BENCH_N (drain messages, default 20000), BENCH_ROUNDS (default 3),
  * BENCH_QUICK=1 (memory at 2k vs 20k instead of 20k vs 200k), MEM_CAP_S
  * (cap per memory run, default 120), STARTUP_RUNS (default 20), ENQ_SECS
- * (default 3), BENCH_ONLY=drain,memory,enqueue,startup, BENCH_NO_WRITE=1
+ * (default 3), INGEST_N (SMTP ingest messages, default 4000), INGEST_ROUNDS (default 5),
+ * BENCH_ONLY=drain,memory,enqueue,startup,ingest, BENCH_NO_WRITE=1
  * (print only), BENCH_COMMIT (the commit measured, for a tree without .git).
  */
 import { execFileSync } from 'node:child_process';
@@ -16,6 +17,7 @@ import { join } from 'node:path';
 import Sqlite from 'better-sqlite3';
 import { benchDrain, type DrainResult } from './drain.js';
 import { benchEnqueue, type EnqueueResult } from './enqueue.js';
+import { benchIngest, haveSource, SMTP_SOURCE, type IngestResult } from './ingest.js';
 import { benchMemory, type MemoryResult } from './memory.js';
 import { fmt, median, requireDist, ROOT, table } from './lib/proc.js';
 import { haveSink, SMTP_SINK } from './lib/sink.js';
@@ -25,11 +27,12 @@ const env = process.env;
 const N = Number(env.BENCH_N ?? 20_000);
 const ROUNDS = Number(env.BENCH_ROUNDS ?? 3);
 const QUICK = env.BENCH_QUICK === '1';
-const only = new Set((env.BENCH_ONLY ?? 'drain,memory,enqueue,startup').split(',').map((s) => s.trim()));
+const only = new Set((env.BENCH_ONLY ?? 'drain,memory,enqueue,startup,ingest').split(',').map((s) => s.trim()));
 const MEM_CAP_S = Number(env.MEM_CAP_S ?? 120);
 
 requireDist();
-if ((only.has('drain') || only.has('memory')) && !haveSink()) throw new Error(`${SMTP_SINK} is missing: apt-get install postfix (only smtp-sink is used; the daemon need not run), or set SMTP_SINK`);
+if (only.has('ingest') && !haveSource()) throw new Error(`${SMTP_SOURCE} is missing: apt-get install postfix (and \`bash .ci/setup-postfix.sh\` for the comparison with a running Postfix)`);
+if ((only.has('drain') || only.has('memory') || only.has('ingest')) && !haveSink()) throw new Error(`${SMTP_SINK} is missing: apt-get install postfix (only smtp-sink is used; the daemon need not run), or set SMTP_SINK`);
 
 function version(pkg: string): string {
   try {
@@ -68,6 +71,7 @@ let drain: DrainResult | undefined;
 let memory: MemoryResult | undefined;
 let enqueue: EnqueueResult | undefined;
 let startup: StartupResult | undefined;
+let ingest: IngestResult | undefined;
 
 if (only.has('drain')) {
   const l0 = load();
@@ -92,6 +96,15 @@ if (only.has('startup')) {
   startup = await benchStartup({ runs: Number(env.STARTUP_RUNS ?? 20), warmups: 3 }, log);
   loads.push(`startup ${l0} → ${load()}`);
   sections.push(`### sendmail start-up (one message queued durably)\n\n${startup.markdown}`);
+}
+
+if (only.has('ingest')) {
+  const l0 = load();
+  const n = Number(env.INGEST_N ?? 4000);
+  // Five rounds by default: one smtp-source run is a few seconds, and the load of other jobs swings it.
+  ingest = await benchIngest({ n, rounds: Number(env.INGEST_ROUNDS ?? 5), sessions: 8 }, log);
+  loads.push(`ingest ${l0} → ${load()}`);
+  sections.push(`### SMTP ingest: smtp-source, ${fmt(n)} × 1 KiB over 8 sessions, 250 after the durable commit\n\n${ingest.markdown}`);
 }
 
 // Summary against the targets.
@@ -129,6 +142,17 @@ if (startup) {
   if (startup.dropInRatios.length) {
     const d = median(startup.dropInRatios);
     rows.push(['sendmail start-up, installed drop-in', `${fmt(median(startup.ms.dropin!), 1)} (dist/cli/sendmail-bin.js -odq -t)`, `${fmt(median(startup.ms.floor!), 1)}`, `${fmt(d, 2)}×`, '≤ 1.3×', yes(d <= 1.3)]);
+  }
+}
+if (ingest) {
+  const ok = (v: string) => ingest!.samples.filter((s) => s.variant === v && s.ok).map((s) => s.msgPerSec);
+  const pf = ingest.postfix ? `${fmt(median(ok('postfix')))} (Postfix smtpd → queue)` : 'Postfix not running';
+  for (const [v, label, rs] of [
+    ['sendwell', 'SMTP ingest msg/s, smtp-source 8 sessions, 1 KiB, 250 after commit (worker idle)', ingest.ratios],
+    ['sendwell-delivering', 'SMTP ingest msg/s, same, worker delivering meanwhile', ingest.ratiosDelivering],
+  ] as const) {
+    const r = median(rs);
+    rows.push([label, `${fmt(median(ok(v)))} (sendwell serve)`, pf, rs.length ? `${fmt(r, 2)}×` : 'n/a', '≥ 1×', yes(rs.length ? r >= 1 : undefined)]);
   }
 }
 const summary = table(['measure', 'sendwell', 'reference (same run)', 'ratio', 'target', 'met'], rows);

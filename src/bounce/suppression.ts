@@ -7,7 +7,7 @@
  * usually dead for all, but a complaint about a newsletter should not stop
  * password resets of another domain); `scope = "global"` uses one list.
  */
-import type { Database } from 'better-sqlite3';
+import type { Database, Statement } from 'better-sqlite3';
 import { SendwellError } from '../errors.js';
 import { openDatabase } from '../queue/sqlite/index.js';
 
@@ -37,8 +37,11 @@ const norm = (a: string) => {
   return at < 0 ? a.toLowerCase() : `${a.slice(0, at)}@${a.slice(at + 1).toLowerCase()}`;
 };
 
+type SuppressionRow = { address: string; scope: string; reason: string; source: Suppression['source']; created_at: number; expires_at: number | null };
+
 export class SuppressionList {
   private readonly db: Database;
+  private checkStmt: Statement<[string, string, number], SuppressionRow> | undefined;
 
   constructor(
     stateDirOrDb: string | Database,
@@ -56,10 +59,11 @@ export class SuppressionList {
   /** Which of `addresses` are suppressed for mail from `sender`, with the reason. */
   check(addresses: string[], sender: string, now = Date.now()): Map<string, Suppression> {
     const scope = this.scopeFor(sender);
-    const stmt = this.db.prepare<[string, string, number], { address: string; scope: string; reason: string; source: Suppression['source']; created_at: number; expires_at: number | null }>(
+    // Prepared once: every submission checks its recipients.
+    const stmt = (this.checkStmt ??= this.db.prepare<[string, string, number], SuppressionRow>(
       `SELECT address, scope, reason, source, created_at, expires_at FROM suppression
         WHERE address = ? AND scope IN (?, '*') AND (expires_at IS NULL OR expires_at > ?)`,
-    );
+    ));
     const out = new Map<string, Suppression>();
     for (const a of addresses) {
       const row = stmt.get(norm(a), scope, now);

@@ -75,7 +75,16 @@ export function formatLine(e: LogEvent, host = hostname().split('.')[0], pid = p
 
 export interface MailLog {
   write(e: LogEvent): void;
+  /** Several events at once (a group commit's): one write per file where possible. */
+  writeMany?(events: LogEvent[]): void;
   close?(): void;
+}
+
+/** Write events through `writeMany` when the log has it. */
+export function writeEvents(log: MailLog, events: LogEvent[]): void {
+  if (events.length === 0) return;
+  if (log.writeMany) log.writeMany(events);
+  else for (const e of events) log.write(e);
 }
 
 /**
@@ -93,6 +102,14 @@ export function fileMailLog(stateDir: string, opts: { stderr?: boolean } = {}): 
       writeSync(text, `${line}\n`);
       writeSync(json, `${JSON.stringify(e)}\n`);
       if (opts.stderr) process.stderr.write(`${line}\n`);
+    },
+    writeMany(events) {
+      // Whole lines in one O_APPEND write each: still never interleaved with other processes'.
+      const lines = events.map((e) => `${formatLine(e)}\n`).join('');
+      const [text, json] = open();
+      writeSync(text, lines);
+      writeSync(json, events.map((e) => `${JSON.stringify(e)}\n`).join(''));
+      if (opts.stderr) process.stderr.write(lines);
     },
     close() {
       if (fds) for (const fd of fds) closeSync(fd);

@@ -14,24 +14,16 @@ import type { RelayOptions } from '../transport/index.js';
 import { redactUrl } from '../transport/url.js';
 import type { Envelope, RelayInfo, Transport, TransportResult } from '../transport/types.js';
 import { DEFAULT_LIMITS, type Limits } from './limits.js';
-import { fileMailLog, type MailLog } from './maillog.js';
+import { fileMailLog, writeEvents, type MailLog } from './maillog.js';
 import { postfixSchedule, tableSchedule, type Schedule } from './schedule.js';
 import { openSqliteStore } from './sqlite/index.js';
-import type { NewMessage, Outcome, QueueStore, RecipientRow } from './store.js';
+import type { Outcome, QueueStore, RecipientRow } from './store.js';
+import { DEFAULT_BULK_DETECTION, DEFAULT_FLOOD, errorFromData, FLOOD_REASON_PREFIX, submissionEvents, submitOne, type BulkDetection, type Decided, type FloodOptions, type Submission, type SubmitDeps, type SubmitResult } from './submit-core.js';
+import { SubmitThread } from './submit-client.js';
+import type { ThreadInit } from './submit-thread.js';
 import { Worker } from './worker.js';
 
-export interface FloodOptions {
-  /** More than this many messages from one submitter within `windowMs` are held. */
-  messages: number;
-  windowMs: number;
-  /** An identical mail to the same recipient within this window is held. */
-  duplicateWindowMs: number;
-}
-
-export const DEFAULT_FLOOD: FloodOptions = { messages: 500, windowMs: 5 * 60_000, duplicateWindowMs: 3_600_000 };
-
-/** The reason text of flood-brake holds; `sendwell queue resume` releases exactly these. */
-export const FLOOD_REASON_PREFIX = 'flood brake';
+export { BULK_REASON_PREFIX, DEFAULT_BULK_DETECTION, DEFAULT_FLOOD, FLOOD_REASON_PREFIX, type BulkDetection, type FloodOptions, type Submission, type SubmitResult } from './submit-core.js';
 
 export interface QueueServiceOptions {
   stateDir: string;
@@ -52,26 +44,6 @@ export interface QueueServiceOptions {
   verp?: Verp;
   /** Bulk detection (R1): the same content to more than `recipients` addresses within `windowMs`, not sent to a list, is held. 0: off. */
   bulk?: BulkDetection;
-}
-
-export interface BulkDetection {
-  recipients: number;
-  windowMs: number;
-}
-
-export const DEFAULT_BULK_DETECTION: BulkDetection = { recipients: 20, windowMs: 86_400_000 };
-
-/** The reason text of bulk-detection holds. */
-export const BULK_REASON_PREFIX = 'bulk mail without consent';
-
-/** What a caller submits: a message for the store, without the holds the service decides. */
-export type Submission = Omit<NewMessage, 'holdReason' | 'initialStates'>;
-
-export interface SubmitResult {
-  queueId: string;
-  existing: boolean;
-  /** Why (some of) the message is held instead of queued. */
-  held: string[];
 }
 
 /** Hash of subject and bodies, independent of Date, Message-ID and MIME boundaries. */
@@ -105,6 +77,9 @@ function lazyTransport(relay: RelayOptions): Transport {
     },
   };
 }
+
+/** A group member's submission and decision, when it was committed. */
+const committed = (s: Submission, r: { ok: true; d: Decided } | { ok: false }): Array<{ s: Submission; d: Decided }> => (r.ok ? [{ s, d: r.d }] : []);
 
 export class QueueService {
   readonly store: QueueStore;
@@ -160,6 +135,8 @@ export class QueueService {
       ...(this.opts.retentionMs !== undefined ? { retentionMs: this.opts.retentionMs } : {}),
       ...(this.opts.verp ? { envelopeSender: (row: RecipientRow) => verpAddress(this.opts.verp!, row.id) } : {}),
       ...(this.opts.suppression ? { onRefused: (row: RecipientRow, outcome: Outcome) => this.refused(row, outcome) } : {}),
+      // Outcome commits wait for the submission thread's commit in flight, if any.
+      writeGate: (commit: () => void) => (this.thread ? this.thread.whenIdle(commit) : commit()),
     });
     return this.workerInstance;
   }
@@ -167,85 +144,23 @@ export class QueueService {
   /** Durably queue a message. Returns after the commit (WAL, synchronous=FULL). */
   submit(s: Submission): SubmitResult {
     const now = this.clock();
-    const flood = this.opts.flood ?? DEFAULT_FLOOD;
-    const held: string[] = [];
-    let holdReason: string | undefined;
-    const recent = this.store.countSubmitted(s.submitter, now - flood.windowMs, flood.messages);
-    if (recent >= flood.messages) {
-      holdReason = `${FLOOD_REASON_PREFIX}: ${s.submitter} queued ${recent} messages within ${Math.round(flood.windowMs / 60_000)} min (limits.flood.messages = ${flood.messages}); release with \`sendwell queue resume\` (R8)`;
-      held.push(holdReason);
-    }
-    const initialStates: Record<string, { state: 'held' | 'suppressed'; reason: string }> = {};
-    // Suppressed addresses are not sent to; the queue and the log say why (R1, R2).
-    for (const [addr, sup] of this.opts.suppression?.check(s.recipients, s.envelopeFrom, now) ?? []) {
-      initialStates[addr] = { state: 'suppressed', reason: `suppressed since ${new Date(sup.createdAt).toISOString().slice(0, 10)}: ${sup.reason} (sendwell suppress remove ${addr} to undo)` };
-    }
-    if (s.contentHash && !s.list && !holdReason) {
-      const reason = this.bulkHold(s, now);
-      if (reason) {
-        for (const addr of s.recipients) initialStates[addr] ??= { state: 'held', reason };
-        held.push(reason);
-      }
-    }
-    if (s.contentHash && !holdReason) {
-      for (const addr of this.store.recentDuplicates(s.contentHash, s.recipients, now - flood.duplicateWindowMs)) {
-        if (initialStates[addr]) continue;
-        const reason = `identical message to <${addr}> already queued within ${Math.round(flood.duplicateWindowMs / 60_000)} min (limits.flood.duplicate_window); release with \`sendwell queue release ID\` if intended (R8)`;
-        initialStates[addr] = { state: 'held', reason };
-        held.push(reason);
-      }
-    }
-    let res;
-    try {
-      res = this.store.enqueue(
-        {
-          raw: s.raw,
-          messageId: s.messageId,
-          envelopeFrom: s.envelopeFrom,
-          recipients: s.recipients,
-          submitter: s.submitter,
-          ...(s.idempotencyKey ? { idempotencyKey: s.idempotencyKey } : {}),
-          ...(s.contentHash ? { contentHash: s.contentHash } : {}),
-          ...(s.dsnEnvid ? { dsnEnvid: s.dsnEnvid } : {}),
-          ...(s.list ? { list: s.list } : {}),
-          ...(holdReason ? { holdReason } : {}),
-          ...(Object.keys(initialStates).length ? { initialStates } : {}),
-        },
-        now,
-      );
-    } catch (err) {
-      if (err instanceof SendwellError) throw err;
-      // Nothing was saved: the caller may try again (75).
-      throw new SendwellError('ECONFIG', `the message could not be queued in ${this.stateDir}: ${(err as Error).message}`, {
-        temporary: true,
-        hint: 'check free disk space and that the state directory is writable; nothing was queued, so it is safe to try again',
-        cause: err,
-      });
-    }
-    if (!res.existing) {
-      this.log.write({ event: 'enqueued', time: now, queueId: res.id, messageId: s.messageId, from: s.envelopeFrom, size: s.raw.length, nrcpt: s.recipients.length, submitter: s.submitter });
-      for (const reason of held) this.log.write({ event: 'notice', time: now, queueId: res.id, level: 'warning', text: `held: ${reason}` });
-      for (const [addr, st] of Object.entries(initialStates)) {
-        if (st.state === 'suppressed') this.log.write({ event: 'status', time: now, queueId: res.id, to: addr, status: 'suppressed', reason: st.reason });
-      }
-      if (holdReason) process.stderr.write(`sendwell: warning: ${res.id} held by the ${holdReason}\n`);
-    }
-    return { queueId: res.id, existing: res.existing, held: res.existing ? [] : held };
+    const d = submitOne(this.submitDeps, s, now);
+    this.logSubmission(s, d, now);
+    return { queueId: d.queueId, existing: d.existing, held: d.held };
   }
 
-  /**
-   * A loop of single sends is mass mail all the same: the same content to more
-   * than `bulk.recipients` addresses within the window, without a list, is held
-   * (R1: bulk mail needs recorded consent).
-   */
-  private bulkHold(s: Submission, now: number): string | null {
-    const bulk = this.opts.bulk ?? DEFAULT_BULK_DETECTION;
-    if (!bulk.recipients || !s.contentHash) return null;
-    const seen = new Set(this.store.contentRecipients(s.contentHash, now - bulk.windowMs, bulk.recipients + 1));
-    for (const r of s.recipients) seen.add(r);
-    if (seen.size <= bulk.recipients) return null;
-    const hours = Math.round(bulk.windowMs / 3_600_000);
-    return `${BULK_REASON_PREFIX}: the same content went to more than ${bulk.recipients} recipients within ${hours} h without a list (bulk.detect_recipients); bulk mail needs each recipient's recorded consent (R1): send it with \`sendwell send --list NAME\`, or release with \`sendwell queue release ID\` if every recipient asked for this mail`;
+  private get submitDeps(): SubmitDeps {
+    return { store: this.store, suppression: this.opts.suppression, flood: this.opts.flood ?? DEFAULT_FLOOD, bulk: this.opts.bulk ?? DEFAULT_BULK_DETECTION, stateDir: this.stateDir };
+  }
+
+  private logSubmission(s: Submission, d: Decided, now: number): void {
+    this.logSubmissions([{ s, d }], now);
+  }
+
+  /** The mail log lines of committed submissions (a group's in one write). */
+  private logSubmissions(done: Array<{ s: Submission; d: Decided }>, now: number): void {
+    writeEvents(this.log, done.flatMap(({ s, d }) => submissionEvents(s, d, now)));
+    for (const { d } of done) if (d.holdReason && !d.existing) process.stderr.write(`sendwell: warning: ${d.queueId} held by the ${d.holdReason}\n`);
   }
 
   /**
@@ -264,28 +179,87 @@ export class QueueService {
   }
 
   private grouped: Array<{ s: Submission; resolve: (r: SubmitResult) => void; reject: (e: unknown) => void }> = [];
+  private thread: SubmitThread | undefined;
 
   /**
-   * Like submit(), but submissions that arrive in the same event-loop turn
-   * share one transaction: one fsync for all, each acknowledged only after it.
-   * The SMTP listener uses this (measured with smtp-source, 8 sessions).
+   * Commit submitGrouped()'s groups on a thread of their own (`sendwell serve`):
+   * the event loop keeps serving the other SMTP clients while a commit waits for
+   * the disk, and whatever arrived meanwhile becomes the next group. Returns once
+   * the thread has opened the queue; without it, groups commit on this thread.
+   */
+  async startSubmitThread(): Promise<void> {
+    if (this.thread) return;
+    const init: ThreadInit = { stateDir: this.stateDir, flood: this.opts.flood ?? DEFAULT_FLOOD, bulk: this.opts.bulk ?? DEFAULT_BULK_DETECTION, ...(this.opts.suppression ? { suppression: this.opts.suppression.policy } : {}) };
+    const t = new SubmitThread(init, (why) => {
+      if (this.thread === t) this.thread = undefined;
+      process.stderr.write(`sendwell: warning: the submission thread stopped (${why}); submissions commit on the main thread\n`);
+      if (this.grouped.length) setImmediate(() => this.flushGrouped());
+    });
+    try {
+      await t.ready;
+    } catch {
+      // Already reported by the callback above; groups keep committing on this thread.
+      return;
+    }
+    this.thread = t;
+  }
+
+  /**
+   * Like submit(), but submissions that arrive together share one transaction:
+   * one fsync for all, each acknowledged only after it. Without the submission
+   * thread, "together" is one event-loop turn; with it, everything that arrived
+   * while the previous group was being committed. The SMTP listener uses this
+   * (measured with smtp-source, 8 sessions: bench/ingest.ts).
    */
   submitGrouped(s: Submission): Promise<SubmitResult> {
     return new Promise((resolve, reject) => {
       this.grouped.push({ s, resolve, reject });
-      if (this.grouped.length === 1) setImmediate(() => this.flushGrouped());
+      if (this.thread) {
+        if (!this.thread.busy) this.sendGroup(this.thread);
+      } else if (this.grouped.length === 1) setImmediate(() => this.flushGrouped());
+    });
+  }
+
+  private sendGroup(t: SubmitThread): void {
+    const batch = this.grouped;
+    this.grouped = [];
+    const now = this.clock();
+    // A small Buffer is a view into Node's shared 8 KiB pool, which postMessage would
+    // copy whole: send each body in an array of its own size.
+    const subs = batch.map((b) => (b.s.raw.byteLength === b.s.raw.buffer.byteLength ? b.s : { ...b.s, raw: new Uint8Array(b.s.raw) as Buffer }));
+    t.commit(now, subs).then(
+      (results) => {
+        this.logSubmissions(batch.flatMap((b, i) => committed(b.s, results[i]!)), now);
+        batch.forEach((b, i) => {
+          const res = results[i]!;
+          if (!res.ok) return b.reject(errorFromData(res.e));
+          b.resolve({ queueId: res.d.queueId, existing: res.d.existing, held: res.d.held });
+        });
+      },
+      (e: unknown) => {
+        for (const b of batch) b.reject(e);
+      },
+    ).finally(() => {
+      // Whatever arrived during that commit is the next group.
+      if (this.grouped.length === 0) return;
+      if (this.thread && !this.thread.busy) this.sendGroup(this.thread);
+      else if (!this.thread) setImmediate(() => this.flushGrouped());
     });
   }
 
   private flushGrouped(): void {
     const batch = this.grouped;
     this.grouped = [];
-    const results: Array<{ ok: true; r: SubmitResult } | { ok: false; e: unknown }> = [];
+    if (batch.length === 0) return;
+    const results: Array<{ ok: true; d: Decided } | { ok: false; e: unknown }> = [];
+    // One clock reading for the group: its messages are committed together.
+    const now = this.clock();
     try {
       this.store.batch(() => {
+        const recentBy = new Map<string, number>();
         for (const { s } of batch) {
           try {
-            results.push({ ok: true, r: this.submit(s) });
+            results.push({ ok: true, d: submitOne(this.submitDeps, s, now, recentBy) });
           } catch (e) {
             results.push({ ok: false, e });
           }
@@ -296,10 +270,11 @@ export class QueueService {
       for (const b of batch) b.reject(e);
       return;
     }
+    this.logSubmissions(batch.flatMap((b, i) => committed(b.s, results[i]!)), now);
     batch.forEach((b, i) => {
       const res = results[i]!;
-      if (res.ok) b.resolve(res.r);
-      else b.reject(res.e);
+      if (!res.ok) return b.reject(res.e);
+      b.resolve({ queueId: res.d.queueId, existing: res.d.existing, held: res.d.held });
     });
   }
 
@@ -314,6 +289,9 @@ export class QueueService {
   }
 
   async close(): Promise<void> {
+    const t = this.thread;
+    this.thread = undefined;
+    await t?.close();
     await this.workerInstance?.close();
     this.store.close();
     this.opts.suppression?.close();

@@ -13,7 +13,7 @@ import { SendwellError } from '../errors.js';
 import type { Transport } from '../transport/types.js';
 import { buildDsn } from './dsn.js';
 import { bucketsFor, type Limits } from './limits.js';
-import type { MailLog } from './maillog.js';
+import { writeEvents, type LogEvent, type MailLog } from './maillog.js';
 import { fromError, fromRecipient, isThrottle, type ClassifyContext } from './outcome.js';
 import { postfixSchedule, type Schedule } from './schedule.js';
 import type { Outcome, QueueStore, RecipientRow } from './store.js';
@@ -45,6 +45,12 @@ const IN_FLIGHT_PER_CONNECTION = 4;
 const CLAIM_PER_SLOT = 16;
 
 export interface WorkerOptions {
+  /**
+   * Runs the outcome commit (and lets a claim go ahead) now, or as soon as another writer in this process
+   * (the submission thread of `serve`) is between commits: a transaction that
+   * waits for the write lock blocks the event loop in SQLite's busy handler.
+   */
+  writeGate?: (commit: () => void) => void;
   store: QueueStore;
   /** One transport per concurrent slot; each keeps its connection open between messages. */
   transport: () => Transport;
@@ -156,6 +162,10 @@ export class Worker {
         // transaction behind the current message's data (RFC 2920).
         const inflight = new Set<Promise<void>>();
         for (;;) {
+          if (queue.length === 0 && this.opts.writeGate && !exhausted) {
+            // Claiming writes too: not while the submission thread commits (see writeGate).
+            await new Promise<void>((resolve) => this.opts.writeGate!(resolve));
+          }
           if (queue.length === 0) refill();
           const group = queue.shift();
           if (!group) {
@@ -260,6 +270,10 @@ export class Worker {
         const done = () => {
           clearTimeout(t);
           this.wakeUp = undefined;
+          // One listener per sleep, removed when the sleep ends: every wake-up
+          // (one per queued message in `serve`) would otherwise leave one behind,
+          // and the signal's listener list grows (and is walked) without bound.
+          signal.removeEventListener('abort', done);
           resolve();
         };
         const t = setTimeout(done, wait);
@@ -362,14 +376,18 @@ export class Worker {
     this.pending.push({ row, outcome, started, ...(createdAt !== undefined ? { createdAt } : {}) });
     this.flushing ??= new Promise<void>((resolve) =>
       setTimeout(() => {
-        this.flushing = undefined;
-        try {
-          this.commitPending();
-        } catch (err) {
-          // Not recorded: the leases expire and the rows are retried (a possible duplicate, never a loss).
-          this.commitError ??= err;
-        }
-        resolve();
+        const commit = () => {
+          this.flushing = undefined;
+          try {
+            this.commitPending();
+          } catch (err) {
+            // Not recorded: the leases expire and the rows are retried (a possible duplicate, never a loss).
+            this.commitError ??= err;
+          }
+          resolve();
+        };
+        if (this.opts.writeGate) this.opts.writeGate(commit);
+        else commit();
       }, GROUP_COMMIT_MS),
     );
   }
@@ -397,6 +415,7 @@ export class Worker {
       batch.map((b) => ({ recipientId: b.row.id, outcome: b.outcome, queueId: b.row.queueId, ...(b.createdAt !== undefined ? { createdAt: b.createdAt } : {}) })),
     );
     this.commits++;
+    const events: LogEvent[] = [];
     for (const { row, outcome, started, createdAt } of batch) {
       this.metrics.attempts++;
       if (outcome.kind === 'delivered') {
@@ -412,7 +431,7 @@ export class Worker {
         this.failedSinceNotify = true;
       }
       const c = createdAt ?? started;
-      this.opts.log.write({
+      events.push({
         event: 'attempt',
         time: now,
         queueId: row.queueId,
@@ -427,8 +446,10 @@ export class Worker {
       });
     }
     if (applied < batch.length) {
-      this.opts.log.write({ event: 'notice', time: now, level: 'warning', text: `${batch.length - applied} outcome(s) not recorded: the lease was lost to another worker` });
+      events.push({ event: 'notice', time: now, level: 'warning', text: `${batch.length - applied} outcome(s) not recorded: the lease was lost to another worker` });
     }
+    // The group's lines in one write per log file.
+    writeEvents(this.opts.log, events);
   }
 
   private pauseReason = '';

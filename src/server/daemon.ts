@@ -144,6 +144,9 @@ export class Daemon {
     this.probeTimer.unref();
 
     if (this.options.smtp !== false) {
+      // SMTP submissions commit on a thread of their own (group commit while the
+      // event loop keeps serving the other clients); the 250 still waits for it.
+      await this.service.startSubmitThread();
       const s = config.smtp;
       const tls = s.tlsCertFile && s.tlsKeyFile ? { cert: readFileSync(s.tlsCertFile), key: readFileSync(s.tlsKeyFile) } : undefined;
       const listener = createSmtpListener({
@@ -161,6 +164,7 @@ export class Daemon {
         upstream: () => this.upstream,
         ...this.bounceOptions(),
         hostname: host,
+        ...(this.dkim ? { sign: (raw: Buffer) => dkimSign(raw, this.dkim!) } : {}),
         onQueued: wake,
         log: (line) => this.log('info', line),
       });

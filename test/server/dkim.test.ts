@@ -54,4 +54,17 @@ describe('DKIM sign = "all" through the daemon', () => {
     assert.equal(v.results[0]!.status.result, 'pass', JSON.stringify(v.results[0]!.status));
     assert.equal(v.results[0]!.signingDomain, 'example.test');
   });
+
+  it('mail through the SMTP listener is signed, and the signature covers what the daemon added', async () => {
+    const { default: nodemailer } = await import('nodemailer');
+    const t = nodemailer.createTransport({ host: '127.0.0.1', port: daemon.addresses.smtp[0]!.port, secure: false, ignoreTLS: true });
+    await t.sendMail({ from: 'Wiki <wiki@example.test>', to: 'carol@example.test', subject: 'Page changed', text: 'See the page.' });
+    t.close();
+    const deadline = Date.now() + 15_000;
+    const got = () => relay.messages.find((m) => m.to.includes('carol@example.test'));
+    while (!got() && Date.now() < deadline) await sleep(50);
+    const raw = got()!.raw;
+    const v = await dkimVerify(raw, { resolver });
+    assert.equal(v.results[0]!.status.result, 'pass', JSON.stringify(v.results[0]!.status));
+  });
 });

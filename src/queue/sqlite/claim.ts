@@ -26,5 +26,16 @@ export function claimOp(db: Database): (opts: ClaimOptions) => RecipientRow[] {
       : one.all(o.owner, o.now + o.leaseMs, o.now, o.queueId, o.now, o.limit)
     ).map(toRecipient),
   );
-  return (o) => run.immediate(o);
+  // A claim is committed with synchronous=NORMAL, like outcomes (complete.ts): a
+  // power loss can only forget it, and then the recipient is simply due again
+  // (its attempt not counted); nothing is lost. No fsync on the event loop of
+  // `serve`, which claims each time new mail wakes the worker.
+  return (o) => {
+    db.pragma('synchronous = NORMAL');
+    try {
+      return run.immediate(o);
+    } finally {
+      db.pragma('synchronous = FULL');
+    }
+  };
 }

@@ -96,6 +96,8 @@ export interface SmtpListenerOptions {
   acceptBounceRecipient?: (address: string) => boolean;
   /** A List-Unsubscribe mailto address on the bounce domain: accepted from any sender (people unsubscribe from their own address). */
   acceptUnsubscribeRecipient?: (address: string) => boolean;
+  /** DKIM-sign what is queued (`[dkim] sign = "all"`); last, so the signature covers the Received header too. */
+  sign?: (raw: Buffer) => Promise<Buffer>;
   /** Consume an inbound bounce instead of queueing it for delivery. */
   onBounce?: (raw: Buffer, recipients: string[]) => Promise<void>;
   /** For the greeting and the Received header; default: the host name. */
@@ -407,7 +409,7 @@ export function createSmtpListener(options: SmtpListenerOptions): SmtpListener {
     const protocol = `${session.openingCommand === 'HELO' ? 'SMTP' : 'ESMTP'}${session.secure ? 'S' : ''}${session.user ? 'A' : ''}`;
     const receivedId = `${session.id}.${session.transaction}`;
     body.add('Received', receivedValue({ helo: session.hostNameAppearsAs || 'unknown', address: addressLiteral(ip), hostname, protocol, id: receivedId, date: formatDate(new Date(now)) }), 'top');
-    const final = body.toBuffer();
+    const final = options.sign && !inboundBounce ? await options.sign(body.toBuffer()) : body.toBuffer();
     if (up.maxSize !== undefined && up.maxSize > 0 && final.length > up.maxSize) {
       return refuse(REPLIES.tooBig(sizeLimit()), `${final.length} bytes after conversion, upstream SIZE ${up.maxSize}`);
     }
