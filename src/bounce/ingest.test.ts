@@ -100,12 +100,17 @@ describe('bounce ingest', () => {
   it('a policy block is our problem: operator alert once, no suppression', async () => {
     const { store, suppression, events, log } = setup();
     deliver(store, ['x@example.test'], '<m-x@example.test>');
+    const mails: Array<{ subject: string; text: string }> = [];
+    const alertOperator = async (subject: string, text: string) => void mails.push({ subject, text });
     for (let i = 0; i < 3; i++) {
-      const r = await ingestBounce(dsn({ to: 'jane@example.test', recipient: 'x@example.test', status: '5.7.1', diagnostic: '550 5.7.1 Service unavailable; client host blocked using a block list', messageId: '<m-x@example.test>' }), { store, suppression, log, now: () => T0 + i });
+      const r = await ingestBounce(dsn({ to: 'jane@example.test', recipient: 'x@example.test', status: '5.7.1', diagnostic: '550 5.7.1 Service unavailable; client host blocked using a block list', messageId: '<m-x@example.test>' }), { store, suppression, log, alertOperator, now: () => T0 + i });
       assert.equal(r.recipients[0]!.action, 'operator-alert');
     }
     assert.equal(suppression.check(['x@example.test'], 'jane@example.test').size, 0);
     assert.equal(events.filter((e) => e.event === 'notice' && /OPERATOR/.test(e.text)).length, 1, 'rate-limited to one alert per hour');
+    assert.equal(mails.length, 1, 'one alert mail per cause and hour, like the log line');
+    assert.match(mails[0]!.subject, /^sendwell: mail refused because of our own setup \(/);
+    assert.match(mails[0]!.text, /<x@example\.test> was refused because of our own setup.*block list/);
   });
 
   it('delays are not final; soft bounces count towards the threshold', async () => {

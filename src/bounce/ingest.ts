@@ -26,6 +26,8 @@ export interface IngestDeps {
    * the unsubscribe it names and say whom it concerned; null when it is none.
    */
   unsubscribe?: (address: string) => { address: string; list: string } | null;
+  /** `[bounces] operator`: also mail the operator's alerts (same rate limit as the log line). */
+  alertOperator?: (subject: string, text: string) => Promise<void>;
 }
 
 export interface IngestedRecipient {
@@ -118,7 +120,15 @@ export async function ingestBounce(raw: Buffer, deps: IngestDeps, opts: { recipi
       // Our own setup is at fault (blocklisted, SPF/DKIM failing): tell the operator, keep the address.
       const [{ waitMs }] = deps.store.takeTokens([[{ key: `alert:${classification.rule}`, capacity: 1, refillPerMs: ALERT_PER_MS }]], now);
       if (waitMs === 0) {
-        deps.log.write({ event: 'notice', time: now, ...(row ? { queueId: row.queueId } : {}), level: 'warning', text: `OPERATOR: mail to <${address}> was refused because of our own setup (${classification.rule}): ${reason}. Check the relay, SPF/DKIM/DMARC and block lists; the recipient is not suppressed.` });
+        const text = `mail to <${address}> was refused because of our own setup (${classification.rule}): ${reason}. Check the relay, SPF/DKIM/DMARC and block lists; the recipient is not suppressed.`;
+        deps.log.write({ event: 'notice', time: now, ...(row ? { queueId: row.queueId } : {}), level: 'warning', text: `OPERATOR: ${text}` });
+        if (deps.alertOperator) {
+          const body = `${text}\n\nQueue ID: ${row?.queueId ?? 'unknown'}\nReported by: ${parsed.reportingMta ?? 'unknown'}\n\nThis alert is sent at most once an hour per cause; \`sendwell log\` has every bounce.\n`;
+          // The alert is a convenience next to the log line: its failure must not fail the ingestion.
+          await deps.alertOperator(`sendwell: mail refused because of our own setup (${classification.rule})`, body).catch((err: unknown) =>
+            deps.log.write({ event: 'notice', time: now, level: 'warning', text: `operator alert mail not queued: ${(err as Error).message}` }),
+          );
+        }
       }
     } else if (classification.suppress === 'now' && (parsed.confident || parsed.kind === 'complaint')) {
       deps.suppression.add(address, scope, reason, parsed.kind === 'complaint' ? 'complaint' : 'bounce', now);

@@ -16,14 +16,36 @@ import { resolveStateDir } from './send.js';
 import type { ResolvedConfig } from '../config/load.js';
 import type { IngestDeps } from '../bounce/ingest.js';
 
-/** List-Unsubscribe mailto addresses live on the bounce domain: ingestion applies them (R1). */
-async function unsubscribeDep(config: ResolvedConfig, stateDir: string): Promise<{ dep: Pick<IngestDeps, 'unsubscribe'>; close: () => void }> {
+/**
+ * List-Unsubscribe mailto addresses live on the bounce domain: ingestion
+ * applies them (R1). `[bounces] operator` gets the alerts by mail too.
+ */
+async function unsubscribeDep(config: ResolvedConfig, stateDir: string): Promise<{ dep: Pick<IngestDeps, 'unsubscribe' | 'alertOperator'>; close: () => Promise<void> }> {
   const address = config.bounces.address;
-  if (!address) return { dep: {}, close: () => {} };
-  const { ConsentService } = await import('../consent/service.js');
-  const { mailtoUnsubscriber } = await import('../consent/bulk.js');
-  const consent = ConsentService.fromConfig(config, stateDir);
-  return { dep: { unsubscribe: mailtoUnsubscriber(consent, address) }, close: () => consent.close() };
+  const operator = config.bounces.operator;
+  let mailer: import('../mailer.js').Mailer | undefined;
+  const dep: Pick<IngestDeps, 'unsubscribe' | 'alertOperator'> = {};
+  if (operator) {
+    dep.alertOperator = async (subject, text) => {
+      const { createMailer } = await import('../mailer.js');
+      mailer ??= createMailer({ config, stateDir });
+      await mailer.send({ to: operator, subject, text }, { submitter: 'sendwell:alerts' });
+    };
+  }
+  let consent: import('../consent/service.js').ConsentService | undefined;
+  if (address) {
+    const { ConsentService } = await import('../consent/service.js');
+    const { mailtoUnsubscriber } = await import('../consent/bulk.js');
+    consent = ConsentService.fromConfig(config, stateDir);
+    dep.unsubscribe = mailtoUnsubscriber(consent, address);
+  }
+  return {
+    dep,
+    close: async () => {
+      consent?.close();
+      await mailer?.close();
+    },
+  };
 }
 
 export interface BounceFlags {
@@ -64,7 +86,7 @@ export async function bounceIngestCommand(flags: BounceFlags, io: Io): Promise<n
     } finally {
       store.close();
       suppression.close();
-      unsub.close();
+      await unsub.close();
     }
   } catch (err) {
     io.stderr(`sendwell bounce ingest: ${(err as Error).message}\n`);
@@ -102,7 +124,7 @@ export async function bouncePollCommand(flags: BounceFlags, io: Io): Promise<num
   } finally {
     store.close();
     suppression.close();
-    unsub.close();
+    await unsub.close();
   }
 }
 

@@ -77,7 +77,7 @@ export interface ResolvedConfig {
   /** [forms.NAME]: web forms (R10), as written in the file. */
   forms: Record<string, FormConfig>;
   /** Bounce handling: VERP base address and key file, suppression policy. */
-  bounces: { address?: string; verp: boolean; secretFile?: string; suppression: SuppressionPolicy; imap?: ImapSettings };
+  bounces: { address?: string; verp: boolean; secretFile?: string; suppression: SuppressionPolicy; imap?: ImapSettings; operator?: string };
   /** [aliases], keys lower-cased: local name → targets (addresses or other aliases). */
   aliases: Record<string, string[]>;
   /** [sendmail]: the drop-in's local-recipient and loop settings. */
@@ -324,6 +324,7 @@ export function resolveConfig(file: ConfigFile, source: string | null): Resolved
       expireMs: b.suppression_expiry === 'never' ? null : ms(b.suppression_expiry),
     },
     ...(b.address ? { address: b.address } : {}),
+    ...(b.operator ? { operator: b.operator } : {}),
     ...(b.secret_file ? { secretFile: source ? resolve(dirname(source), b.secret_file) : b.secret_file } : {}),
     ...(b.imap ? { imap: imapSettings(b.imap, source) } : {}),
   };

@@ -118,6 +118,8 @@ export const configSchema = z
         soft_bounce_threshold: z.number().int().min(1),
         soft_bounce_window: duration,
         suppression_expiry: z.union([duration, z.literal('never')]),
+        /** Who is mailed (besides the log) when a bounce says our own setup is at fault (block list, SPF/DKIM); at most once an hour per cause. */
+        operator: z.string().regex(/^[^\s@<>]+@[^\s@<>]+\.[^\s@<>]+$/, 'is not an address such as "postmaster@example.org"').optional(),
         /** A bounce mailbox polled over IMAP (`sendwell bounce poll`, and inside `sendwell serve`). */
         imap: z
           .object({

@@ -42,6 +42,8 @@ export interface QueueServiceOptions {
   suppression?: SuppressionList;
   /** VERP: per-recipient envelope senders so bounces name their recipient. */
   verp?: Verp;
+  /** `[bounces] operator`: refusals that blame our own setup are also mailed there (from `from`). */
+  operator?: { to: string; from: string };
   /** Bulk detection (R1): the same content to more than `recipients` addresses within `windowMs`, not sent to a list, is held. 0: off. */
   bulk?: BulkDetection;
 }
@@ -105,6 +107,7 @@ export class QueueService {
       logStderr: config.logStderr,
       retentionMs: config.queue.retentionMs,
       bulk: { recipients: config.bulk.detectRecipients, windowMs: config.bulk.detectWindowMs },
+      ...(b.operator && config.sender.from ? { operator: { to: b.operator, from: config.sender.from } } : {}),
       ...overrides,
     });
   }
@@ -170,6 +173,7 @@ export class QueueService {
   private refused(row: RecipientRow, outcome: Outcome): void {
     if (!this.opts.suppression || outcome.kind !== 'bounced') return;
     const c = classify({ confident: true, ...(outcome.dsn ? { status: outcome.dsn } : {}), ...(outcome.code !== undefined ? { code: outcome.code } : {}), diagnostic: outcome.reply });
+    if (c.blame === 'sender-setup') return this.alertOperator(row, c.rule, outcome.reply);
     const sender = this.store.message(row.queueId)?.envelopeFrom ?? '';
     const scope = this.opts.suppression.scopeFor(sender);
     if (c.suppress === 'now') this.opts.suppression.add(row.address, scope, `${c.reason}: ${outcome.reply}`.slice(0, 500), 'bounce', this.clock());
@@ -177,6 +181,32 @@ export class QueueService {
     else return;
     this.log.write({ event: 'notice', time: this.clock(), queueId: row.queueId, level: 'info', text: `<${row.address}> refused at delivery (${c.rule}, ${c.category}): ${c.suppress === 'now' ? 'suppressed' : 'counted towards suppression'}` });
   }
+
+  /**
+   * A refusal that blames our own setup (block list, SPF/DKIM): the operator
+   * is told in the log and, with `[bounces] operator`, by mail; once an hour
+   * per cause, as for returned bounces (bounce/ingest.ts).
+   */
+  private alertOperator(row: RecipientRow, rule: string, reply: string): void {
+    const now = this.clock();
+    const [{ waitMs }] = this.store.takeTokens([[{ key: `alert:${rule}`, capacity: 1, refillPerMs: 1 / 3_600_000 }]], now);
+    if (waitMs > 0) return;
+    const text = `mail to <${row.address}> was refused because of our own setup (${rule}): ${reply}. Check the relay, SPF/DKIM/DMARC and block lists; the recipient is not suppressed.`;
+    this.log.write({ event: 'notice', time: now, queueId: row.queueId, level: 'warning', text: `OPERATOR: ${text}` });
+    const op = this.opts.operator;
+    if (!op) return;
+    const p = (async () => {
+      const { composeMail } = await import('../message/compose.js');
+      const m = await composeMail({ from: op.from, to: op.to, subject: `sendwell: mail refused because of our own setup (${rule})`, text: `${text}\n\nQueue ID: ${row.queueId}\n\nThis alert is sent at most once an hour per cause; \`sendwell log\` has every refusal.\n` });
+      this.submit({ raw: m.raw, messageId: m.messageId, envelopeFrom: m.envelope.from, recipients: m.envelope.to, submitter: 'sendwell:alerts' });
+      this.workerInstance?.wake();
+    })().catch((err: unknown) => this.log.write({ event: 'notice', time: now, level: 'warning', text: `operator alert mail not queued: ${(err as Error).message}` }));
+    // close() waits for it: a CLI run must not exit with the alert half queued.
+    this.alerts.add(p);
+    void p.finally(() => this.alerts.delete(p));
+  }
+
+  private readonly alerts = new Set<Promise<void>>();
 
   private grouped: Array<{ s: Submission; resolve: (r: SubmitResult) => void; reject: (e: unknown) => void }> = [];
   private thread: SubmitThread | undefined;
@@ -289,6 +319,7 @@ export class QueueService {
   }
 
   async close(): Promise<void> {
+    await Promise.allSettled([...this.alerts]);
     const t = this.thread;
     this.thread = undefined;
     await t?.close();

@@ -221,7 +221,7 @@ export class Daemon {
       try {
         const verp = b.address ? { address: b.address, secret: loadVerpSecret(b.secretFile ?? join(this.service.stateDir, 'bounce.key')) } : undefined;
         const unsubscribe = b.address ? { unsubscribe: mailtoUnsubscriber(this.consent, b.address) } : {};
-        const r = await pollImap(imap, { store: this.service.store, suppression, ...(verp ? { verp } : {}), ...unsubscribe, log: this.service.log }, { signal: stop.signal });
+        const r = await pollImap(imap, { store: this.service.store, suppression, ...(verp ? { verp } : {}), ...unsubscribe, ...this.operatorAlert(), log: this.service.log }, { signal: stop.signal });
         if (r.found > 0) this.log(r.left > 0 ? 'warning' : 'info', `bounce poll: ${pollSummary(r).join('\n')}`);
       } catch (err) {
         this.log(err instanceof SendwellError && err.temporary ? 'warning' : 'error', `bounce poll: ${(err as Error).message}${err instanceof SendwellError && err.hint ? ` (${err.hint})` : ''}`);
@@ -292,7 +292,19 @@ export class Daemon {
       onBounce: async (raw, recipients) => {
         const { ingestBounce } = await import('../bounce/ingest.js');
         const unsubscribe = mailtoUnsubscriber(this.consent, b.address!);
-        await ingestBounce(raw, { store: this.service.store, suppression, ...(verp ? { verp } : {}), unsubscribe, log: this.service.log }, recipients[0] ? { recipient: recipients[0] } : {});
+        await ingestBounce(raw, { store: this.service.store, suppression, ...(verp ? { verp } : {}), unsubscribe, ...this.operatorAlert(), log: this.service.log }, recipients[0] ? { recipient: recipients[0] } : {});
+      },
+    };
+  }
+
+  /** `[bounces] operator`: alerts are queued to the operator; the worker delivers them. */
+  private operatorAlert(): { alertOperator?: (subject: string, text: string) => Promise<void> } {
+    const to = this.options.config.bounces.operator;
+    if (!to) return {};
+    return {
+      alertOperator: async (subject, text) => {
+        await this.mailer.send({ to, subject, text }, { queueOnly: true, submitter: 'sendwell:alerts' });
+        this.service.worker.wake();
       },
     };
   }

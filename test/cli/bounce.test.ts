@@ -50,6 +50,21 @@ describe('bounces from the command line', () => {
     assert.deepEqual(list.map((x) => x.address), ['dead@example.test']);
   });
 
+  it('a block that blames our own setup alerts [bounces] operator by mail, once an hour per cause (refusal at RCPT, and a returned bounce)', async () => {
+    const dir = join(work, 'operator');
+    const opCfg = join(work, 'operator.toml');
+    writeFileSync(opCfg, `[relay]\nurl = "${srv.url('smtp', 'tls=never')}"\n[sender]\nfrom = "Jane Doe <jane@example.test>"\n[bounces]\naddress = "bounces@bounces.example.test"\noperator = "ops@example.test"\n`);
+    for (const n of [1, 2]) assert.equal((await run(['send', '--config', opCfg, '--state-dir', dir, '--to', `blocked${n}@example.test`, '--subject', `b${n}`, '--text', 'hi'])).code, 0);
+    const flushed = await run(['flush', '--config', opCfg, '--state-dir', dir]);
+    assert.equal(flushed.code, 0, flushed.stderr);
+    const alerts = srv.messages.filter((m) => m.to.includes('ops@example.test'));
+    assert.equal(alerts.length, 1, 'one alert for two refusals of the same cause');
+    assert.match(alerts[0]!.raw.toString(), /Subject: sendwell: mail refused because of our own setup/);
+    assert.match(alerts[0]!.raw.toString().replace(/=\r\n/g, ''), /<blocked1@example\.test> was refused because of our own setup/);
+    const log = await run(['log', '--state-dir', dir]);
+    assert.match(log.stdout, /OPERATOR: mail to <blocked1@example\.test>/);
+  });
+
   it('never bounces a bounce: garbage and unknown bounces exit 0', async () => {
     const junk = await run(['bounce', 'ingest', '--config', cfg, '--state-dir', state], 'this is not a mail at all');
     assert.equal(junk.code, 0, junk.stderr);
