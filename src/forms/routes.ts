@@ -21,7 +21,7 @@ import type { ResolvedConfig } from '../config/load.js';
 import type { Mailer } from '../mailer.js';
 import type { ExtraRoute, Reply } from '../server/http/api.js';
 import { readBody } from '../server/http/body.js';
-import type { ClientIpResolver } from '../server/http/client-ip.js';
+import { rateKeyOf, type ClientIpResolver } from '../server/http/client-ip.js';
 import { badRequest, fieldError, HttpError, PROBLEM_CONTENT_TYPE } from '../server/http/errors.js';
 import { escapeHtml, page, PAGE_HEADERS } from '../server/http/page.js';
 import { contentScore } from './score.js';
@@ -154,7 +154,7 @@ export function createForms(o: FormsOptions): Forms {
     const refuse = (status: number, reason: string, extra: Partial<Outcome> = {}): Outcome => ({ verdict: 'refused', status, reasons: [...reasons, reason], score: 0, message: REFUSAL_TEXT[reason.replace(/:.*$/, '')] ?? REFUSAL_TEXT.pow!, ...extra });
 
     if (s.perIpPerHour > 0) {
-      const hit = store.hit(`ip:${s.name}:${ip}`, 3_600_000, at);
+      const hit = store.hit(`ip:${s.name}:${rateKeyOf(ip)}`, 3_600_000, at);
       if (hit.count > s.perIpPerHour) return refuse(429, 'rate-ip', { retryAfterS: Math.ceil((hit.resetAt - at) / 1000) });
     }
     // Bots that fill the hidden field get the same answer as people: nothing tells them to adapt.
