@@ -14,7 +14,8 @@ import { simpleParser } from 'mailparser';
 import { loadConfig } from '../config/load.js';
 import { createMailer, type Mailer } from '../mailer.js';
 import { startSmtpServer, type TestServer } from '../../test/helpers/smtp-server.js';
-import { parseUnsubscribeMailto } from './bulk.js';
+import { composeMail } from '../message/compose.js';
+import { bulkMail, parseUnsubscribeMailto } from './bulk.js';
 import { parseConsentCsv, subscriptionsToCsv } from './csv.js';
 import type { Subscription } from './store.js';
 
@@ -228,5 +229,17 @@ describe('consent CSV', () => {
     const back = parseConsentCsv(csv, 'export.csv');
     assert.deepEqual([back[0]!.signup_user_agent, back[0]!.source, back[0]!.consent_text, back[0]!.confirm_user_agent, back[0]!.confirm_ip], evil.slice(0, 5));
     assert.equal(back[1]!.email, '-bob@example.test');
+  });
+});
+
+describe('list mail headers', () => {
+  it('List-Id keeps its <id> readable when the description is not ASCII (RFC 2919)', async () => {
+    const list = { name: 'news', reason: 'You receive this because you subscribed.', doubleOptIn: true, description: 'Institut für Informatik — Neuigkeiten aus Lehre, Forschung und dem Institutsleben', createdAt: 0 };
+    const one = bulkMail({ subject: 'Hallo', text: 'Text' }, { address: 'a@example.test', unsubToken: 'abcdefghijklmnopqrstuvwxyz' } as Subscription, { list, publicUrl: 'https://m.example.test', from: 'News <news@example.test>' });
+    const { raw } = await composeMail({ ...one, from: 'News <news@example.test>' });
+    const id = headerOf(raw, 'List-Id')!;
+    assert.match(id, /^(=\?UTF-8\?B\?[A-Za-z0-9+/=]+\?= ?)+ <news\.example\.test>$/, id);
+    const words = id.slice(0, id.lastIndexOf(' <')).split(' ').map((w) => Buffer.from(/^=\?UTF-8\?B\?(.*)\?=$/.exec(w)![1]!, 'base64'));
+    assert.equal(Buffer.concat(words).toString('utf8'), list.description);
   });
 });
