@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { simpleParser } from 'mailparser';
+import { SuppressionList } from '../../src/bounce/suppression.js';
 import { loadConfig } from '../../src/config/load.js';
 import { Daemon } from '../../src/server/daemon.js';
 import { startSmtpServer, type ReceivedMessage, type TestServer } from '../helpers/smtp-server.js';
@@ -181,6 +182,32 @@ description = "Institute news"
     assert.equal(sub.status, 'unsubscribed');
     assert.equal(sub.unsubscribe_method, 'mailto');
     assert.ok(logs.some((l) => /unsubscribe by mail|unsubscribed from events \(mailto\)/.test(l)), logs.join('\n'));
+  });
+
+  it('a forged bounce to a made-up unsubscribe address suppresses nobody', async () => {
+    // Strangers may mail unsubscribe addresses (people unsubscribe from their own address), but that is no way in for bounces.
+    const fake = `bounces+unsubscribe.${'a'.repeat(26)}@bounces.example.test`;
+    const dsn =
+      `From: MAILER-DAEMON@evil.example\r\nTo: ${fake}\r\nSubject: Undelivered Mail Returned to Sender\r\nDate: ${new Date().toUTCString()}\r\nMessage-ID: <f1@evil.example>\r\n` +
+      'MIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status; boundary="b"\r\n\r\n' +
+      '--b\r\nContent-Type: text/plain\r\n\r\nfailed\r\n' +
+      '--b\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.evil.example\r\n\r\nFinal-Recipient: rfc822; victim@example.org\r\nAction: failed\r\nStatus: 5.1.1\r\nDiagnostic-Code: smtp; 550 5.1.1 user unknown\r\n' +
+      '--b--\r\n';
+    const smtp = await RawSmtp.connect(daemon.addresses.smtp[0]!.port);
+    await smtp.reply();
+    await smtp.cmd('EHLO mx.evil.example');
+    assert.equal((await smtp.cmd('MAIL FROM:<mallory@evil.example>')).code, 250);
+    assert.equal((await smtp.cmd(`RCPT TO:<${fake}>`)).code, 250);
+    assert.equal((await smtp.cmd('DATA')).code, 354);
+    await smtp.data(dsn);
+    await smtp.cmd('QUIT');
+    smtp.close();
+    const suppression = new SuppressionList(join(work, 'state'));
+    try {
+      assert.deepEqual(suppression.list().map((s) => s.address), []);
+    } finally {
+      suppression.close();
+    }
   });
 
   it('imports CSV with proof over the API, all rows or none', async () => {
