@@ -21,7 +21,7 @@ import type { LintReport } from '../policy/types.js';
 import type { QueueService } from '../queue/service.js';
 import type { RecipientRow } from '../queue/store.js';
 import { parseAddrSpec, parseMailbox, parseEnvelopeSender, type ParsedAddress } from '../message/address.js';
-import { formatMailboxField, mimefy, RawMessage, rewriteAddresses, scanAddressList, type RawField } from '../message/raw.js';
+import { formatMailboxField, mimefy, RawMessage, rewriteAddresses, scanAddressList, stableBody, type RawField } from '../message/raw.js';
 import { formatError, processIo, type Io } from './output.js';
 
 // ---------------------------------------------------------------------------
@@ -396,7 +396,7 @@ export interface PreparedMessage {
   recipients: string[];
   messageId: string;
   subject?: string;
-  /** The body, for the duplicate check (contentHash). */
+  /** The body, for the duplicate and bulk checks (contentHash), boundaries made stable. */
   bodyText: string;
   /** Some address needs SMTPUTF8. */
   smtputf8: boolean;
@@ -592,7 +592,7 @@ export function prepareMessage(input: SubmissionInput, ctx: PrepareContext): Pre
     recipients,
     messageId,
     ...(subject !== undefined ? { subject } : {}),
-    bodyText: msg.body.toString('latin1'),
+    bodyText: stableBody(msg.get('Content-Type'), msg.body.toString('latin1')),
     smtputf8,
     changes,
   };

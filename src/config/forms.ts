@@ -65,7 +65,7 @@ export const formSchema = z
     pow: z.boolean().default(true),
     /** Upper bound of the secret number: the browser tries about half of it on average. */
     pow_max_number: z.number().int().min(1000).max(10_000_000).default(100_000),
-    /** Submissions per visitor IP per hour (all verdicts count); 0 turns it off. */
+    /** Submissions per visitor IP (IPv6: per /64) per hour (all verdicts count); 0 turns it off. */
     per_ip_per_hour: z.number().int().min(0).default(10),
     /** Submissions per submitter address (the email field) per day; 0 turns it off. */
     per_address_per_day: z.number().int().min(0).default(3),

@@ -183,7 +183,7 @@ export const configSchema = z
           reason: z.string().min(10, 'is too short to tell recipients why they get the mail'),
           double_opt_in: z.boolean().default(true),
           /** Shown in List-Id and on the confirm/unsubscribe pages, e.g. "Institute newsletter". */
-          description: z.string().min(1).optional(),
+          description: z.string().min(1).max(200).regex(/^[^\r\n\0]+$/, 'must be one line (it goes into the List-Id header and subjects)').optional(),
           /** The List-Id (RFC 2919), default "<name>.<sender domain>". */
           list_id: z.string().regex(new RegExp(`^[A-Za-z0-9-]+(?:\\.[A-Za-z0-9-]+)*\\.${DOMAIN}$`), 'is not a list id such as "newsletter.example.org"').optional(),
           /** From of the list's mails and confirmation requests (default: sender.from). */

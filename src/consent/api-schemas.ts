@@ -7,7 +7,7 @@ export const CreateListRequest = named(
     name: z.string().regex(/^[a-z0-9](?:[a-z0-9-]{0,62})$/, 'is not a list name: lower-case letters, digits and "-"'),
     reason: z.string().min(10, 'must say why recipients get the mail (R1)'),
     double_opt_in: z.boolean().optional().describe('Default true: sign-ups are confirmed by the address owner before they count.'),
-    description: z.string().min(1).optional(),
+    description: z.string().min(1).max(200).regex(/^[^\r\n\0]+$/, 'must be one line').optional(),
   }),
   'CreateList',
   'A new list. The reason is added to every mail of the list (R1).',

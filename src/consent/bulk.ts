@@ -4,6 +4,7 @@
  * https and (when bounces are received) a mailto URI, and
  * List-Unsubscribe-Post for one-click (RFC 8058).
  */
+import { encodeWords } from 'nodemailer/lib/mime-funcs';
 import { SendwellError } from '../errors.js';
 import type { ListSettings } from '../config/load.js';
 import { parseMailbox, type AddressInput } from '../message/address.js';
@@ -92,7 +93,10 @@ export function bulkMail(mail: Mail, sub: Subscription, ctx: BulkContext): Mail 
 }
 
 function quotePhrase(s: string): string {
-  return /^[A-Za-z0-9 !#$%&'*+/=?^_`{|}~-]+$/.test(s) ? s : `"${s.replace(/["\\]/g, '\\$&')}"`;
+  if (/^[A-Za-z0-9 !#$%&'*+/=?^_`{|}~-]+$/.test(s)) return s;
+  // Non-ASCII as encoded words of its own: left to the composer, the whole value, <id> included, became one encoded word.
+  if (/[^\x20-\x7e]/.test(s)) return encodeWords(s, 'B', 52, true);
+  return `"${s.replace(/["\\]/g, '\\$&')}"`;
 }
 
 /** For bounce ingestion: apply a List-Unsubscribe mailto address (`IngestDeps.unsubscribe`). */

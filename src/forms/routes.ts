@@ -17,11 +17,12 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { SendwellError } from '../errors.js';
+import { parseAddrSpec } from '../message/address.js';
 import type { ResolvedConfig } from '../config/load.js';
 import type { Mailer } from '../mailer.js';
 import type { ExtraRoute, Reply } from '../server/http/api.js';
 import { readBody } from '../server/http/body.js';
-import type { ClientIpResolver } from '../server/http/client-ip.js';
+import { rateKeyOf, type ClientIpResolver } from '../server/http/client-ip.js';
 import { badRequest, fieldError, HttpError, PROBLEM_CONTENT_TYPE } from '../server/http/errors.js';
 import { escapeHtml, page, PAGE_HEADERS } from '../server/http/page.js';
 import { contentScore } from './score.js';
@@ -62,6 +63,17 @@ export interface Forms {
 }
 
 const EMAIL = /^[^\s@<>(),;:"\\[\]]+@[^\s@<>(),;:"\\[\]]+\.[^\s@<>(),;:"\\[\]]+$/;
+
+/** The shape check, then the same strict parser the mail is built with: what passes here can be mailed. */
+function isMailbox(v: string): boolean {
+  if (!EMAIL.test(v)) return false;
+  try {
+    parseAddrSpec('email', v);
+    return true;
+  } catch {
+    return false;
+  }
+}
 // Control characters other than tab and newline have no place in a form field.
 const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f\u2028\u2029]/;
 
@@ -154,7 +166,7 @@ export function createForms(o: FormsOptions): Forms {
     const refuse = (status: number, reason: string, extra: Partial<Outcome> = {}): Outcome => ({ verdict: 'refused', status, reasons: [...reasons, reason], score: 0, message: REFUSAL_TEXT[reason.replace(/:.*$/, '')] ?? REFUSAL_TEXT.pow!, ...extra });
 
     if (s.perIpPerHour > 0) {
-      const hit = store.hit(`ip:${s.name}:${ip}`, 3_600_000, at);
+      const hit = store.hit(`ip:${s.name}:${rateKeyOf(ip)}`, 3_600_000, at);
       if (hit.count > s.perIpPerHour) return refuse(429, 'rate-ip', { retryAfterS: Math.ceil((hit.resetAt - at) / 1000) });
     }
     // Bots that fill the hidden field get the same answer as people: nothing tells them to adapt.
@@ -385,7 +397,7 @@ function validateFields(s: FormSettings, fields: Record<string, string>) {
     if ([...v].length > f.maxLength) errors.push(fieldError([f.name], `is longer than ${f.maxLength} characters`, 'EUSAGE'));
     else if (f.type !== 'textarea' && /[\r\n]/.test(v)) errors.push(fieldError([f.name], 'must be one line', 'EUSAGE'));
     else if (CONTROL.test(v)) errors.push(fieldError([f.name], 'contains control characters', 'EUSAGE'));
-    else if (f.type === 'email' && !EMAIL.test(v)) errors.push(fieldError([f.name], 'is not an e-mail address such as "name@example.org"', 'EADDRESS'));
+    else if (f.type === 'email' && !isMailbox(v)) errors.push(fieldError([f.name], 'is not an e-mail address such as "name@example.org"', 'EADDRESS'));
   }
   return errors;
 }

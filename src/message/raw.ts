@@ -518,3 +518,25 @@ export function mimefy(msg: RawMessage): string | undefined {
   }
   return done.length ? done.join('; ') : undefined;
 }
+
+/**
+ * A raw body as the duplicate and bulk checks see it. Mail libraries make a
+ * new random MIME boundary for every message, so without this no two
+ * multipart mails would ever have the same content.
+ */
+export function stableBody(contentType: string | undefined, body: string): string {
+  const found: string[] = [];
+  for (const text of [contentType ?? '', body]) {
+    for (const m of text.matchAll(/\bboundary\s*=\s*(?:"([^"\r\n]+)"|([^\s;"]+))/gi)) {
+      const b = m[1] ?? m[2]!;
+      if (!found.includes(b)) found.push(b);
+      // Real mail nests a few multiparts; a body full of "boundary=" must not cost quadratic time.
+      if (found.length >= 16) break;
+    }
+  }
+  // Longest first: one boundary may contain another.
+  const order = found.map((b, i) => [b, i] as const).sort((a, b) => b[0].length - a[0].length);
+  let out = body;
+  for (const [b, i] of order) out = out.split(b).join(`\0boundary-${i}\0`);
+  return out;
+}

@@ -292,6 +292,15 @@ export class Daemon {
       onBounce: async (raw, recipients) => {
         const { ingestBounce } = await import('../bounce/ingest.js');
         const unsubscribe = mailtoUnsubscriber(this.consent, b.address!);
+        // The listener lets anyone mail an unsubscribe address; such mail is never a bounce, or a guessed token would let a forged DSN suppress anyone.
+        if (recipients.every((r) => parseUnsubscribeMailto(b.address!, r) !== null)) {
+          for (const r of recipients) {
+            const u = unsubscribe(r);
+            const text = u ? `unsubscribe by mail: <${u.address}> left list ${u.list} (R1)` : `unsubscribe by mail: <${r}> names no subscription; ignored`;
+            this.service.log.write({ event: 'notice', time: Date.now(), level: u ? 'info' : 'warning', text });
+          }
+          return;
+        }
         await ingestBounce(raw, { store: this.service.store, suppression, ...(verp ? { verp } : {}), unsubscribe, ...this.operatorAlert(), log: this.service.log }, recipients[0] ? { recipient: recipients[0] } : {});
       },
     };

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { simpleParser } from 'mailparser';
+import { SuppressionList } from '../../src/bounce/suppression.js';
 import { loadConfig } from '../../src/config/load.js';
 import { Daemon } from '../../src/server/daemon.js';
 import { startSmtpServer, type ReceivedMessage, type TestServer } from '../helpers/smtp-server.js';
@@ -183,6 +184,32 @@ description = "Institute news"
     assert.ok(logs.some((l) => /unsubscribe by mail|unsubscribed from events \(mailto\)/.test(l)), logs.join('\n'));
   });
 
+  it('a forged bounce to a made-up unsubscribe address suppresses nobody', async () => {
+    // Strangers may mail unsubscribe addresses (people unsubscribe from their own address), but that is no way in for bounces.
+    const fake = `bounces+unsubscribe.${'a'.repeat(26)}@bounces.example.test`;
+    const dsn =
+      `From: MAILER-DAEMON@evil.example\r\nTo: ${fake}\r\nSubject: Undelivered Mail Returned to Sender\r\nDate: ${new Date().toUTCString()}\r\nMessage-ID: <f1@evil.example>\r\n` +
+      'MIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status; boundary="b"\r\n\r\n' +
+      '--b\r\nContent-Type: text/plain\r\n\r\nfailed\r\n' +
+      '--b\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.evil.example\r\n\r\nFinal-Recipient: rfc822; victim@example.org\r\nAction: failed\r\nStatus: 5.1.1\r\nDiagnostic-Code: smtp; 550 5.1.1 user unknown\r\n' +
+      '--b--\r\n';
+    const smtp = await RawSmtp.connect(daemon.addresses.smtp[0]!.port);
+    await smtp.reply();
+    await smtp.cmd('EHLO mx.evil.example');
+    assert.equal((await smtp.cmd('MAIL FROM:<mallory@evil.example>')).code, 250);
+    assert.equal((await smtp.cmd(`RCPT TO:<${fake}>`)).code, 250);
+    assert.equal((await smtp.cmd('DATA')).code, 354);
+    await smtp.data(dsn);
+    await smtp.cmd('QUIT');
+    smtp.close();
+    const suppression = new SuppressionList(join(work, 'state'));
+    try {
+      assert.deepEqual(suppression.list().map((s) => s.address), []);
+    } finally {
+      suppression.close();
+    }
+  });
+
   it('imports CSV with proof over the API, all rows or none', async () => {
     const csv = (text: string) => fetch(`${base}/api/v1/lists/staff/subscribers`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'text/csv' }, body: text });
     const bad = await csv('email,signup_at,confirmed_at\neve@example.test,2026-01-01T00:00:00Z,2026-01-01T00:05:00Z\nfay@example.test,,\n');
@@ -202,6 +229,9 @@ description = "Institute news"
     const bad = await api('POST', '/api/v1/lists', { name: 'Bad Name', reason: 'long enough reason text' });
     assert.equal(bad.status, 400);
     assert.match(bad.text, /not a list name/);
+    const multi = await api('POST', '/api/v1/lists', { name: 'multi', reason: 'long enough reason text', description: 'Two\r\nBcc: x@example.test' });
+    assert.equal(multi.status, 400);
+    assert.match(multi.text, /must be one line/);
     await api('POST', '/api/v1/lists/staff/subscribers', { email: 'dora@example.test' });
     const del = await api('DELETE', '/api/v1/lists/staff/subscribers/dora@example.test');
     assert.equal(del.status, 200);

@@ -116,4 +116,13 @@ pow_max_number = 20000
     await h.settle();
     assert.equal(h.sink.messages.filter((m) => m.to.join() === 'office@example.test').length, 3);
   });
+
+  it('one IPv6 /64 is one visitor for the per-IP limit, however its addresses are written', async () => {
+    // A host on IPv6 gets a whole /64 and can pick a new address for every request.
+    const ips = Array.from({ length: 12 }, (_, i) => (i % 2 ? `2001:db8:7:9::${(i + 1).toString(16)}` : `2001:0DB8:0007:0009:${i}:0:0:1`));
+    const statuses: number[] = [];
+    for (const ip of ips) statuses.push(await post(ip, { name: 'Bot', email: 'bot@example.test', message: 'x' }));
+    assert.deepEqual(statuses, [...Array(10).fill(403), 429, 429]);
+    assert.equal(await post('2001:db8:7:a::1', { name: 'Bot', email: 'bot@example.test', message: 'x' }), 403, 'the next /64 is another visitor');
+  });
 });

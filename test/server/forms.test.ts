@@ -161,6 +161,12 @@ describe('web forms over HTTP', () => {
     assert.equal(r.status, 400);
     const p = JSON.parse(r.text) as { errors: Array<{ field: string; detail: string }> };
     assert.deepEqual(p.errors.map((e) => e.field), ['name', 'email', 'message']);
+    // Shaped like an address but not one the mail can be built with: a field error now, not a 503 later.
+    for (const email of ['a..b@example.test', '.a@example.test', 'a@x..test', 'a@-x.test']) {
+      const bad = await post(h, { ...t, ...person(6), email }, { accept: 'application/json' });
+      assert.equal(bad.status, 400, email);
+      assert.deepEqual((JSON.parse(bad.text) as { errors: Array<{ field: string }> }).errors.map((e) => e.field), ['email'], email);
+    }
     r = await post(h, { ...t, ...person(6) });
     assert.equal(r.status, 200);
     await h.settle();

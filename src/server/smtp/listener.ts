@@ -19,7 +19,7 @@ import { SMTPServer, type SMTPServerAddress, type SMTPServerAuthentication, type
 import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
 import { SendwellError } from '../../errors.js';
 import { parseAddrSpec, type ParsedAddress } from '../../message/address.js';
-import { RawMessage } from '../../message/raw.js';
+import { RawMessage, stableBody } from '../../message/raw.js';
 import { defaultIdGenerator, formatDate } from '../../message/ids.js';
 import { lintMessage } from '../../policy/lint.js';
 import type { PolicyOptions } from '../../policy/types.js';
@@ -435,7 +435,7 @@ export function createSmtpListener(options: SmtpListenerOptions): SmtpListener {
         envelopeFrom,
         recipients,
         submitter,
-        contentHash: contentHash([subject, body.body.toString('latin1')]),
+        contentHash: contentHash([subject, stableBody(body.get('Content-Type'), body.body.toString('latin1'))]),
       });
     } catch (err) {
       const why = err instanceof SendwellError ? err.message : String(err);

@@ -449,6 +449,20 @@ describe('SMTP listener: durability, pipelining, limits', () => {
     assert.match(h.logs.join('\n'), new RegExp(`queued ${id} .*held=1`));
   });
 
+  it('bulk detection sees through random MIME boundaries (R1)', async () => {
+    const h = await start({}, { bulk: { recipients: 2, windowMs: 86_400_000 } });
+    const t = createTransport({ host: '127.0.0.1', port: h.port, secure: false, ignoreTLS: true });
+    cleanups.push(() => t.close());
+    const states: string[] = [];
+    // nodemailer, PHPMailer and Python make a new boundary per message: the same mail must still count as the same content.
+    for (const who of ['p1', 'p2', 'p3']) {
+      const info = await t.sendMail({ from: 'jane@example.test', to: `${who}@example.org`, subject: 'Offer', text: 'Buy our things.', html: '<p>Buy our things.</p>' });
+      const id = /queued as ([0-9A-Za-z]{14})/.exec(info.response)![1]!;
+      states.push(h.store.recipients(id)[0]!.state);
+    }
+    assert.deepEqual(states, ['queued', 'queued', 'held']);
+  });
+
   it('listens on IPv6 loopback and matches ::1/128', async () => {
     const h = await start({ listen: ['[::1]:0'], allowNetworks: ['::1/128'] });
     const c = await RawSmtp.connect(h.port, { host: '::1' });
