@@ -9,7 +9,7 @@ import { SendwellError } from '../errors.js';
 import { SuppressionList } from '../bounce/suppression.js';
 import { loadVerpSecret, verpAddress, type Verp } from '../bounce/verp.js';
 import { classify } from '../bounce/classify.js';
-import { relayOptionsFromConfig, type ResolvedConfig } from '../config/load.js';
+import { relayOptionsFromConfig, type ResolvedConfig } from '../config/resolve.js';
 import type { RelayOptions } from '../transport/index.js';
 import { redactUrl } from '../transport/url.js';
 import type { Envelope, RelayInfo, Transport, TransportResult } from '../transport/types.js';
