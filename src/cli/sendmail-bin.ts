@@ -2,12 +2,38 @@
 /**
  * The `sendmail` executable: `ln -s …/dist/cli/sendmail-bin.js /usr/sbin/sendmail`.
  * Invoked as `mailq` it prints the queue (-bp), as `newaliases` it checks the aliases (-bi).
- * Start-up matters (cron, PHP's mail()): `npm run build` bundles this file with
- * what -odq needs (scripts/bundle-sendmail.mjs); the rest is imported lazily.
+ *
+ * Start-up matters (cron, PHP's mail()): `npm run build` bundles sendmail.js
+ * with what queueing a message needs into sendmail-bundle.cjs, and records
+ * V8's compiled code for it from a training run in sendmail-bundle.cjs.cache
+ * (scripts/bundle-sendmail.mjs). This file loads the bundle with that code
+ * cache when it matches (bundle-loader.ts), or imports the unbundled
+ * ./sendmail.js when there is no bundle (a build by tsc alone).
  */
+import { readFileSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
-import { sendmailMain, releaseStdin } from './sendmail.js';
-import { processIo } from './output.js';
+import { loadBundle } from './bundle-loader.js';
+
+type SendmailModule = Pick<typeof import('./sendmail.js'), 'sendmailMain' | 'releaseStdin'>;
+
+async function sendmailModule(): Promise<SendmailModule> {
+  const url = new URL('./sendmail-bundle.cjs', import.meta.url);
+  let source: string;
+  try {
+    // A bundle older than sendmail.js is stale (tsc ran alone since): use the modules as they are.
+    if (statSync(url).mtimeMs < statSync(new URL('./sendmail.js', import.meta.url)).mtimeMs) throw new Error('stale');
+    source = readFileSync(url, 'utf8');
+  } catch {
+    return import('./sendmail.js'); // no bundle (tsc alone) or a stale one
+  }
+  let cache: Buffer | undefined;
+  try {
+    cache = readFileSync(new URL('./sendmail-bundle.cjs.cache', import.meta.url));
+  } catch {
+    cache = undefined;
+  }
+  return loadBundle(url, source, cache).exports as SendmailModule;
+}
 
 const invokedAs = basename(process.argv[1] ?? '');
 const args = process.argv.slice(2);
@@ -23,11 +49,12 @@ const io = {
       stdoutReady = true;
       process.stdout.on('error', () => undefined);
     }
-    processIo.stdout(s);
+    process.stdout.write(s);
   },
-  stderr: processIo.stderr,
+  stderr: (s: string) => process.stderr.write(s),
 };
 
+const { sendmailMain, releaseStdin } = await sendmailModule();
 process.exitCode = await sendmailMain(args, { io });
 // stdin may still be open (a dot ended the message, or -bs after QUIT): do not wait for it.
 releaseStdin();
