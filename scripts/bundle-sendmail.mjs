@@ -7,11 +7,12 @@
 //    static imports reach, i.e. what queueing a message needs, as one CommonJS
 //    file. What it loads with `await import()` (the SMTP client, -q, -bp's
 //    output, zod for config errors) stays as tsc wrote it in dist/ and is
-//    loaded from there when needed, as is dist/errors.js (so SendwellError is
-//    one class for both). better-sqlite3 (a native addon) stays in node_modules.
+//    loaded from there when needed (SendwellError's instanceof holds across
+//    both copies). better-sqlite3 (a native addon) stays in node_modules.
 // 2. dist/cli/sendmail-bundle.cjs.cache: V8's code cache for the bundle after
 //    a training run (one `sendmail -odq -t` into a scratch queue), which
 //    dist/cli/sendmail-bin.js uses when it matches (see bundle-loader.ts).
+// 3. dist/cli/sendmail-bin.js: bundle-loader.js inlined (one ES module less to load).
 //
 // `node scripts/bundle-sendmail.mjs --analyze` prints what the bundle holds.
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -27,8 +28,6 @@ const cli = join(dist, 'cli');
 const entry = join(cli, 'sendmail.js');
 const bundle = join(cli, 'sendmail-bundle.cjs');
 const cacheFile = `${bundle}.cache`;
-const shared = new Set([join(dist, 'errors.js')]);
-
 /** Imports of dist/ modules that stay outside the bundle, rewritten relative to it. */
 const outside = {
   name: 'outside',
@@ -36,7 +35,7 @@ const outside = {
     b.onResolve({ filter: /^\.\.?\// }, (args) => {
       if (!args.importer.startsWith(dist)) return undefined;
       const target = resolve(dirname(args.importer), args.path);
-      if (args.kind !== 'dynamic-import' && !shared.has(target)) return undefined;
+      if (args.kind !== 'dynamic-import') return undefined;
       let path = relative(cli, target);
       if (!path.startsWith('.')) path = `./${path}`;
       return { path, external: true };
@@ -59,6 +58,7 @@ const result = await build({
   supported: { 'dynamic-import': false },
   banner: { js: "const __sendwellImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
   metafile: true,
+  sourcemap: true,
   logLevel: 'warning',
 });
 if (process.argv.includes('--analyze')) {
@@ -66,11 +66,14 @@ if (process.argv.includes('--analyze')) {
   console.log(await analyzeMetafile(result.metafile));
 }
 
+const { loadBundle, codeCacheFile, withBundleId } = await import(pathToFileURL(join(cli, 'bundle-loader.js')).href);
+// The first line names the bundle; the cache file starts with the same line.
+const source = withBundleId(readFileSync(bundle, 'utf8'));
+writeFileSync(bundle, source);
+
 // The training run: the code V8 compiles for it is what a real run needs.
-const { loadBundle, codeCacheFile } = await import(pathToFileURL(join(cli, 'bundle-loader.js')).href);
 const scratch = mkdtempSync(join(tmpdir(), 'sendwell-bundle-'));
 try {
-  const source = readFileSync(bundle, 'utf8');
   const { exports, script } = loadBundle(pathToFileURL(bundle), source);
   const config = join(scratch, 'sendwell.toml');
   writeFileSync(config, '[sender]\nfrom = "Build <build@example.org>"\n', { mode: 0o600 });
@@ -93,3 +96,18 @@ try {
 } finally {
   rmSync(scratch, { recursive: true, force: true });
 }
+
+// sendmail-bin.js with bundle-loader.js inlined; its fallback import('./sendmail.js') stays.
+const bin = join(cli, 'sendmail-bin.js');
+await build({
+  entryPoints: [bin],
+  outfile: bin,
+  allowOverwrite: true,
+  bundle: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  plugins: [outside],
+  sourcemap: true,
+  logLevel: 'warning',
+});

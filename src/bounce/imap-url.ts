@@ -2,7 +2,7 @@
  * `[bounces.imap] url`: its forms and its parsing (no IMAP client here, so that
  * reading the config does not load one).
  */
-import net from 'node:net';
+import { isIPv4, isIPv6 } from '../message/ip.js';
 import { SendwellError } from '../errors.js';
 import type { PasswordSource } from '../transport/secrets.js';
 
@@ -73,11 +73,11 @@ export function parseImapUrl(value: string): ImapTarget {
   let host: string;
   if (rawHost.startsWith('[')) {
     host = rawHost.slice(1, -1);
-    if (!net.isIPv6(host)) throw configError(v, `"${rawHost}" is not an IPv6 address literal`);
+    if (!isIPv6(host)) throw configError(v, `"${rawHost}" is not an IPv6 address literal`);
   } else {
     host = rawHost.toLowerCase();
     if (host === '') throw configError(v, 'the host is missing');
-    if (!net.isIPv4(host) && (!HOSTNAME_RE.test(host) || /^[0-9.]+$/.test(host))) throw configError(v, `"${host}" is not a valid host name`);
+    if (!isIPv4(host) && (!HOSTNAME_RE.test(host) || /^[0-9.]+$/.test(host))) throw configError(v, `"${host}" is not a valid host name`);
   }
   let port: number = IMAP_PORTS[scheme];
   if (rawPort !== undefined) {

@@ -39,11 +39,14 @@ const norm = (a: string) => {
 
 export class SuppressionList {
   private readonly db: Database;
+  /** Opened here (from a state directory), so close() closes it; a connection passed in belongs to the caller. */
+  private readonly owned: boolean;
 
   constructor(
     stateDirOrDb: string | Database,
     readonly policy: SuppressionPolicy = DEFAULT_SUPPRESSION,
   ) {
+    this.owned = typeof stateDirOrDb === 'string';
     this.db = typeof stateDirOrDb === 'string' ? openDatabase(stateDirOrDb) : stateDirOrDb;
   }
 
@@ -114,6 +117,6 @@ export class SuppressionList {
   }
 
   close(): void {
-    this.db.close();
+    if (this.owned) this.db.close();
   }
 }

@@ -16,7 +16,7 @@ import type { Envelope, RelayInfo, Transport, TransportResult } from '../transpo
 import { DEFAULT_LIMITS, type Limits } from './limits.js';
 import { fileMailLog, type MailLog } from './maillog.js';
 import { postfixSchedule, tableSchedule, type Schedule } from './schedule.js';
-import { openSqliteStore } from './sqlite/index.js';
+import { openDatabase, openSqliteStore } from './sqlite/index.js';
 import type { NewMessage, Outcome, QueueStore, RecipientRow } from './store.js';
 import { Worker } from './worker.js';
 
@@ -35,6 +35,8 @@ export const FLOOD_REASON_PREFIX = 'flood brake';
 
 export interface QueueServiceOptions {
   stateDir: string;
+  /** The store, when opened already (default: openSqliteStore(stateDir)). */
+  store?: QueueStore;
   relay: RelayOptions;
   /** Build transports yourself (tests, custom transports); default: from `relay`. */
   transport?: () => Transport;
@@ -118,8 +120,11 @@ export class QueueService {
   static fromConfig(config: ResolvedConfig, stateDir: string, overrides: Partial<QueueServiceOptions> = {}): QueueService {
     const b = config.bounces;
     const verp = b.address && b.verp ? { address: b.address, secret: loadVerpSecret(b.secretFile ?? join(stateDir, 'bounce.key')) } : undefined;
+    // One connection for the queue and the suppression list (the store closes it).
+    const db = openDatabase(stateDir);
     return new QueueService({
-      suppression: new SuppressionList(stateDir, b.suppression),
+      store: openSqliteStore(stateDir, db),
+      suppression: new SuppressionList(db, b.suppression),
       ...(verp ? { verp } : {}),
       stateDir,
       relay: relayOptionsFromConfig(config),
@@ -138,7 +143,7 @@ export class QueueService {
     this.opts = opts;
     this.stateDir = opts.stateDir;
     this.clock = opts.clock ?? Date.now;
-    this.store = openSqliteStore(opts.stateDir);
+    this.store = opts.store ?? openSqliteStore(opts.stateDir);
     this.log = opts.log ?? fileMailLog(opts.stateDir, { stderr: opts.logStderr ?? false });
   }
 

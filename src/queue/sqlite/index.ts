@@ -65,8 +65,35 @@ export function openDatabase(stateDir: string): Sqlite.Database {
   return db;
 }
 
-export function openSqliteStore(stateDir: string): QueueStore {
-  const db = openDatabase(stateDir);
+/**
+ * The ops below prepare their statements when they are made; this defers each
+ * prepare to the statement's first use, so that opening the store for one
+ * enqueue (`sendmail -odq`) prepares the few statements it runs, not ~40.
+ */
+function preparedOnFirstUse(db: Sqlite.Database): Sqlite.Database {
+  const prepare = (sql: string) => {
+    let stmt: Sqlite.Statement | undefined;
+    const s = () => (stmt ??= db.prepare(sql));
+    return {
+      get: (...args: unknown[]) => s().get(...args),
+      all: (...args: unknown[]) => s().all(...args),
+      run: (...args: unknown[]) => s().run(...args),
+      iterate: (...args: unknown[]) => s().iterate(...args),
+    };
+  };
+  return new Proxy(db, {
+    get(target, key) {
+      if (key === 'prepare') return prepare;
+      const v = Reflect.get(target, key, target) as unknown;
+      return typeof v === 'function' ? v.bind(target) : v;
+    },
+  });
+}
+
+/** The queue store on the state database; `database`: a connection opened already (openDatabase), which close() closes. */
+export function openSqliteStore(stateDir: string, database?: Sqlite.Database): QueueStore {
+  const opened = database ?? openDatabase(stateDir);
+  const db = preparedOnFirstUse(opened);
   const reads = readOps(db);
   const dsn = dsnOps(db);
   const hold = adminOp(db, 'hold');
@@ -92,6 +119,6 @@ export function openSqliteStore(stateDir: string): QueueStore {
     markDsnSent: dsn.markDsnSent,
     purgeBodies: purgeBodiesOp(db),
     takeTokens: takeTokensOp(db),
-    close: () => db.close(),
+    close: () => opened.close(),
   };
 }
