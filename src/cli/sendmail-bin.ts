@@ -10,9 +10,11 @@
  * cache when it matches (bundle-loader.ts), or imports the unbundled
  * ./sendmail.js when there is no bundle (a build by tsc alone).
  */
-import { readFileSync, statSync } from 'node:fs';
-import { basename } from 'node:path';
 import { loadBundle } from './bundle-loader.js';
+
+// Node's modules without ES-module wrappers for them (start-up time; Node >= 20.16).
+const { readFileSync, statSync } = process.getBuiltinModule('node:fs');
+const { basename } = process.getBuiltinModule('node:path');
 
 type SendmailModule = Pick<typeof import('./sendmail.js'), 'sendmailMain' | 'releaseStdin'>;
 
