@@ -72,14 +72,21 @@ export function openDatabase(stateDir: string): Sqlite.Database {
  */
 function preparedOnFirstUse(db: Sqlite.Database): Sqlite.Database {
   const prepare = (sql: string) => {
-    let stmt: Sqlite.Statement | undefined;
-    const s = () => (stmt ??= db.prepare(sql));
-    return {
-      get: (...args: unknown[]) => s().get(...args),
-      all: (...args: unknown[]) => s().all(...args),
-      run: (...args: unknown[]) => s().run(...args),
-      iterate: (...args: unknown[]) => s().iterate(...args),
+    // Each method prepares the statement, then the object uses the statement's own methods.
+    const lazy = {} as Pick<Sqlite.Statement, 'get' | 'all' | 'run' | 'iterate'>;
+    const real = (): Sqlite.Statement => {
+      const stmt = db.prepare(sql);
+      lazy.get = stmt.get.bind(stmt);
+      lazy.all = stmt.all.bind(stmt);
+      lazy.run = stmt.run.bind(stmt);
+      lazy.iterate = stmt.iterate.bind(stmt);
+      return stmt;
     };
+    lazy.get = (...args: unknown[]) => real().get(...args);
+    lazy.all = (...args: unknown[]) => real().all(...args);
+    lazy.run = (...args: unknown[]) => real().run(...args);
+    lazy.iterate = (...args: unknown[]) => real().iterate(...args);
+    return lazy;
   };
   return new Proxy(db, {
     get(target, key) {
