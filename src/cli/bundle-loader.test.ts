@@ -4,12 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
-import { codeCacheFile, loadBundle } from './bundle-loader.js';
+import { codeCacheFile, loadBundle, withBundleId } from './bundle-loader.js';
 
 describe('bundle loader (code cache)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'sendwell-bundle-'));
   const url = pathToFileURL(join(dir, 'b.cjs'));
-  const source = 'exports.answer = () => 42; exports.where = __filename; exports.req = typeof require("node:path").join;';
+  const source = withBundleId('exports.answer = () => 42; exports.where = __filename; exports.req = typeof require("node:path").join;');
 
   it('runs a CommonJS bundle and uses a cache made from the same text', () => {
     const first = loadBundle(url, source);
@@ -24,9 +24,10 @@ describe('bundle loader (code cache)', () => {
     assert.equal((second.exports as { answer: () => number }).answer(), 42);
   });
 
-  it('ignores a cache made from other text, even of the same length', () => {
+  it('ignores a cache made for another bundle, even of the same length', () => {
     const cache = codeCacheFile(source, loadBundle(url, source).script);
-    const other = source.replace('42', '43');
+    const other = withBundleId(source.slice(source.indexOf('\n') + 1).replace('42', '43'));
+    assert.equal(other.length, source.length);
     const r = loadBundle(url, other, cache);
     assert.equal(r.cacheUsed, false);
     assert.equal((r.exports as { answer: () => number }).answer(), 43);
