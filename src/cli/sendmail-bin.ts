@@ -13,7 +13,7 @@
 import { loadBundle } from './bundle-loader.js';
 
 // Node's modules without ES-module wrappers for them (start-up time; Node >= 20.16).
-const { readFileSync, statSync } = process.getBuiltinModule('node:fs');
+const { readFileSync, statSync, writeSync } = process.getBuiltinModule('node:fs');
 const { basename } = process.getBuiltinModule('node:path');
 
 type SendmailModule = Pick<typeof import('./sendmail.js'), 'sendmailMain' | 'releaseStdin'>;
@@ -53,8 +53,22 @@ const io = {
     }
     process.stdout.write(s);
   },
-  stderr: (s: string) => process.stderr.write(s),
+  stderr: writeStderr,
 };
+
+/**
+ * Warnings and errors go to fd 2 with a plain write, as sendmail's do: setting
+ * up process.stderr (a stream over a pipe) costs start-up time. process.stderr
+ * takes over if fd 2 would block (a non-blocking pipe) or fails otherwise.
+ */
+function writeStderr(s: string): void {
+  let rest = Buffer.from(s);
+  try {
+    while (rest.length > 0) rest = rest.subarray(writeSync(2, rest));
+  } catch {
+    process.stderr.write(rest);
+  }
+}
 
 const { sendmailMain, releaseStdin } = await sendmailModule();
 process.exitCode = await sendmailMain(args, { io });
