@@ -12,10 +12,11 @@
 // 2. dist/cli/sendmail-bundle.cjs.cache: V8's code cache for the bundle after
 //    a training run (one `sendmail -odq -t` into a scratch queue), which
 //    dist/cli/sendmail-bin.js uses when it matches (see bundle-loader.ts).
-// 3. dist/cli/sendmail-bin.js: bundle-loader.js inlined (one ES module less to load).
+// 3. dist/cli/sendmail-bin.cjs (the `sendmail` bin) and sendmail-bin.js: the entry with
+//    bundle-loader.js inlined.
 //
 // `node scripts/bundle-sendmail.mjs --analyze` prints what the bundle holds.
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { Readable } from 'node:stream';
@@ -97,17 +98,17 @@ try {
   rmSync(scratch, { recursive: true, force: true });
 }
 
-// sendmail-bin.js with bundle-loader.js inlined; its fallback import('./sendmail.js') stays.
+// The entry, twice, with bundle-loader.js inlined and its fallback import('./sendmail.js') left as is:
+// sendmail-bin.cjs, the package's `sendmail` bin (Node starts a CommonJS entry faster than an ES
+// module), and sendmail-bin.js in place (`sendwell sendmail`, links made to it before).
 const bin = join(cli, 'sendmail-bin.js');
+const entryOptions = { entryPoints: [bin], bundle: true, platform: 'node', target: 'node20', plugins: [outside], sourcemap: true, logLevel: 'warning' };
 await build({
-  entryPoints: [bin],
-  outfile: bin,
-  allowOverwrite: true,
-  bundle: true,
-  format: 'esm',
-  platform: 'node',
-  target: 'node20',
-  plugins: [outside],
-  sourcemap: true,
-  logLevel: 'warning',
+  ...entryOptions,
+  outfile: join(cli, 'sendmail-bin.cjs'),
+  format: 'cjs',
+  define: { 'import.meta.url': '__sendwellImportMetaUrl' },
+  banner: { js: "const __sendwellImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
 });
+await build({ ...entryOptions, outfile: bin, allowOverwrite: true, format: 'esm' });
+for (const f of ['sendmail-bin.cjs', 'sendmail-bin.js']) chmodSync(join(cli, f), 0o755);

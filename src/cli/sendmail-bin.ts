@@ -1,7 +1,10 @@
 #!/usr/bin/env node
 /**
- * The `sendmail` executable: `ln -s …/dist/cli/sendmail-bin.js /usr/sbin/sendmail`.
+ * The `sendmail` executable: `ln -s …/dist/cli/sendmail-bin.cjs /usr/sbin/sendmail`.
  * Invoked as `mailq` it prints the queue (-bp), as `newaliases` it checks the aliases (-bi).
+ * The build writes it twice: sendmail-bin.cjs (the package's `sendmail` bin: a
+ * CommonJS entry starts faster than an ES module) and sendmail-bin.js (the
+ * same as an ES module, for `sendwell sendmail` and links made to it before).
  *
  * Start-up matters (cron, PHP's mail()): `npm run build` bundles sendmail.js
  * with what queueing a message needs into sendmail-bundle.cjs, and records
@@ -70,7 +73,9 @@ function writeStderr(s: string): void {
   }
 }
 
-const { sendmailMain, releaseStdin } = await sendmailModule();
-process.exitCode = await sendmailMain(args, { io });
-// stdin may still be open (a dot ended the message, or -bs after QUIT): do not wait for it.
-releaseStdin();
+// (No top-level await: the build also makes a CommonJS copy, sendmail-bin.cjs.)
+void sendmailModule().then(async ({ sendmailMain, releaseStdin }) => {
+  process.exitCode = await sendmailMain(args, { io });
+  // stdin may still be open (a dot ended the message, or -bs after QUIT): do not wait for it.
+  releaseStdin();
+});

@@ -1,6 +1,6 @@
 /**
  * The sendmail drop-in: `sendwell sendmail [flags] [recipients…]` and the `sendmail`
- * executable (dist/cli/sendmail-bin.js). Reads a message on stdin (or an SMTP
+ * executable (dist/cli/sendmail-bin.cjs). Reads a message on stdin (or an SMTP
  * dialogue with -bs), treats local senders and recipients as an MTA does
  * (masquerading, aliases, an appended domain), adds what a local submission
  * lacks (Received, Date, Message-ID, From), lints it against the guide and
@@ -859,7 +859,7 @@ export function relayLoopsBack(url: string, own: readonly string[]): string | un
 }
 
 function ownExecutables(): string[] {
-  return [new URL('./sendmail-bin.js', import.meta.url).pathname, new URL('./bin.js', import.meta.url).pathname];
+  return ['./sendmail-bin.cjs', './sendmail-bin.js', './bin.js'].map((f) => new URL(f, import.meta.url).pathname);
 }
 
 // ---------------------------------------------------------------------------
