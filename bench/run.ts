@@ -141,7 +141,7 @@ if (startup) {
   rows.push(['sendmail start-up, wall ms median', `${fmt(median(startup.ms.sendwell!), 1)} (${startup.command.replace(/`/g, '')})`, `${fmt(median(startup.ms.floor!), 1)} (node -e: better-sqlite3 FULL commit)`, `${fmt(r, 2)}×`, '≤ 1.3×', yes(r <= 1.3)]);
   if (startup.dropInRatios.length) {
     const d = median(startup.dropInRatios);
-    rows.push(['sendmail start-up, installed drop-in', `${fmt(median(startup.ms.dropin!), 1)} (dist/cli/sendmail-bin.js -odq -t)`, `${fmt(median(startup.ms.floor!), 1)}`, `${fmt(d, 2)}×`, '≤ 1.3×', yes(d <= 1.3)]);
+    rows.push(['sendmail start-up, installed drop-in', `${fmt(median(startup.ms.dropin!), 1)} (${startup.dropInPath} -odq -t)`, `${fmt(median(startup.ms.floor!), 1)}`, `${fmt(d, 2)}×`, '≤ 1.3×', yes(d <= 1.3)]);
   }
 }
 if (ingest) {

@@ -1,15 +1,15 @@
 /**
  * Start-up of the sendmail path: wall time, spawn to exit, of one
  * `sendwell sendmail -odq -t` (message on stdin) when the built CLI has that
- * command (and of the installed drop-in `dist/cli/sendmail-bin.js -odq -t`
- * when it exists), else one `sendwell send --queue-only`, against a bare `node -e`
+ * command (and of the installed drop-in, package.json's `sendmail` bin,
+ * `-odq -t`, when it exists), else one `sendwell send --queue-only`, against a bare `node -e`
  * that opens the same queue database with better-sqlite3 (WAL,
  * synchronous=FULL) and commits one 1 KiB row, and `node -e 0` for scale.
  * Warm-ups first, then RUNS interleaved rounds; ratios per round, median.
  * Both write to the same database; the row counts are checked afterwards.
  */
 import Sqlite from 'better-sqlite3';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,8 +28,9 @@ export interface StartupResult {
   command: string;
   ms: Record<string, number[]>;
   ratios: number[];
-  /** dist/cli/sendmail-bin.js ÷ floor, when it exists. */
+  /** The `sendmail` bin of package.json ÷ floor, when it exists. */
   dropInRatios: number[];
+  dropInPath: string;
   rssMiB: Record<string, number>;
   markdown: string;
 }
@@ -45,7 +46,9 @@ export async function benchStartup(o: StartupOptions, log: (s: string) => void =
     // `sendwell --help` lists the commands; use the sendmail drop-in once it is there.
     const probe = await node([BIN, '--help'], { cwd: dir, env });
     const haveSendmail = /^\s+sendmail\b/m.test(probe.stdout + probe.stderr);
-    const dropIn = join(ROOT, 'dist/cli/sendmail-bin.js');
+    // The installed drop-in: the package's `sendmail` bin.
+    const dropInPath = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { bin: Record<string, string> }).bin.sendmail ?? 'dist/cli/sendmail-bin.js';
+    const dropIn = join(ROOT, dropInPath);
     const haveDropIn = haveSendmail && existsSync(dropIn);
     const raw = benchMessage(0, 1024, 'startup').raw;
     let i = 0;
@@ -107,7 +110,7 @@ export async function benchStartup(o: StartupOptions, log: (s: string) => void =
     const expectedSendwell = (1 + o.warmups + o.runs + 1) * (haveDropIn ? 2 : 1) - (haveDropIn ? 1 : 0);
     const expectedFloor = o.warmups + o.runs + 1;
     if (queued !== expectedSendwell || floorRows !== expectedFloor) throw new Error(`row check failed: ${queued}/${expectedSendwell} queued, ${floorRows}/${expectedFloor} floor rows`);
-    log(`startup: ${command}: median ${fmt(median(ms.sendwell!), 1)} ms;${haveDropIn ? ` sendmail-bin.js ${fmt(median(ms.dropin!), 1)} ms;` : ''} floor ${fmt(median(ms.floor!), 1)} ms; node -e 0 ${fmt(median(ms.node!), 1)} ms; ratio ${fmt(median(ratios), 2)}`);
+    log(`startup: ${command}: median ${fmt(median(ms.sendwell!), 1)} ms;${haveDropIn ? ` ${dropInPath} ${fmt(median(ms.dropin!), 1)} ms;` : ''} floor ${fmt(median(ms.floor!), 1)} ms; node -e 0 ${fmt(median(ms.node!), 1)} ms; ratio ${fmt(median(ratios), 2)}`);
     const row = (name: string, label: string, ratio: string, rss: number) => [
       label,
       `${fmt(median(ms[name]!), 1)} (${fmt(Math.min(...ms[name]!), 1)}–${fmt(Math.max(...ms[name]!), 1)})`,
@@ -119,11 +122,11 @@ export async function benchStartup(o: StartupOptions, log: (s: string) => void =
     const markdown =
       table(['command', 'wall ms median (min–max)', 'p90', 'ratio (same round, median)', 'peak RSS MiB'], [
         row('sendwell', command, `**${fmt(median(ratios), 2)}** vs floor`, rssMiB.sendwell),
-        ...(haveDropIn ? [row('dropin', '`dist/cli/sendmail-bin.js -odq -t` (the installed drop-in) < 1 KiB message', `**${fmt(median(dropInRatios), 2)}** vs floor`, rssMiB.dropin)] : []),
+        ...(haveDropIn ? [row('dropin', `\`${dropInPath} -odq -t\` (the installed drop-in, package.json bin) < 1 KiB message`, `**${fmt(median(dropInRatios), 2)}** vs floor`, rssMiB.dropin)] : []),
         row('floor', '`node -e` better-sqlite3: open queue.db, WAL, FULL, INSERT 1 KiB row', `${fmt(median(nodeRatios), 2)} vs node -e 0`, rssMiB.floor),
         row('node', '`node -e 0`', '—', NaN),
       ]) + `\n\n${o.warmups} warm-ups, then ${o.runs} interleaved rounds (order rotated); spawn-to-exit wall time; both write to the same queue.db; rows checked afterwards.`;
-    return { opts: o, command, ms, ratios, dropInRatios, rssMiB, markdown };
+    return { opts: o, command, ms, ratios, dropInRatios, dropInPath, rssMiB, markdown };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -59,7 +59,20 @@ export interface SendwellErrorOptions {
   details?: unknown;
 }
 
+/** Marks SendwellErrors of every copy of this module (see Symbol.hasInstance below). */
+const BRAND = Symbol.for('sendwell.SendwellError');
+
 export class SendwellError extends Error {
+  /**
+   * `instanceof SendwellError` holds for errors from another copy of this
+   * module too: the bundled sendmail drop-in (dist/cli/sendmail-bundle.cjs)
+   * has its own, and loads the rarely used parts from dist/.
+   */
+  static override [Symbol.hasInstance](value: unknown): value is SendwellError {
+    return typeof value === 'object' && value !== null && (value as { [BRAND]?: unknown })[BRAND] === true;
+  }
+
+  declare readonly [BRAND]: true;
   override readonly name = 'SendwellError';
   readonly code: ErrorCode;
   /** True when the same attempt may succeed later (4xx, timeouts, refused connections). */
@@ -108,6 +121,8 @@ export class SendwellError extends Error {
     };
   }
 }
+
+Object.defineProperty(SendwellError.prototype, BRAND, { value: true });
 
 export function isSendwellError(err: unknown): err is SendwellError {
   return err instanceof SendwellError;

@@ -42,11 +42,14 @@ type SuppressionRow = { address: string; scope: string; reason: string; source: 
 export class SuppressionList {
   private readonly db: Database;
   private checkStmt: Statement<[string, string, number], SuppressionRow> | undefined;
+  /** Opened here (from a state directory), so close() closes it; a connection passed in belongs to the caller. */
+  private readonly owned: boolean;
 
   constructor(
     stateDirOrDb: string | Database,
     readonly policy: SuppressionPolicy = DEFAULT_SUPPRESSION,
   ) {
+    this.owned = typeof stateDirOrDb === 'string';
     this.db = typeof stateDirOrDb === 'string' ? openDatabase(stateDirOrDb) : stateDirOrDb;
   }
 
@@ -118,6 +121,6 @@ export class SuppressionList {
   }
 
   close(): void {
-    this.db.close();
+    if (this.owned) this.db.close();
   }
 }

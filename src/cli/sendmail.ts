@@ -1,24 +1,30 @@
 /**
  * The sendmail drop-in: `sendwell sendmail [flags] [recipients…]` and the `sendmail`
- * executable (dist/cli/sendmail-bin.js). Reads a message on stdin (or an SMTP
+ * executable (dist/cli/sendmail-bin.cjs). Reads a message on stdin (or an SMTP
  * dialogue with -bs), treats local senders and recipients as an MTA does
  * (masquerading, aliases, an appended domain), adds what a local submission
  * lacks (Received, Date, Message-ID, From), lints it against the guide and
  * queues it durably before attempting delivery.
  *
- * Start-up matters (cron, PHP's mail()): this module imports only light code at
- * the top; the config, the policy, the queue and the transport are loaded with
- * `await import()` where they are needed, so -bp never loads the SMTP or MIME code.
+ * Start-up matters (cron, PHP's mail()): this module imports what queueing a
+ * message needs (the config without zod, the policy, the queue store) and
+ * nothing else: the SMTP client, -q and -bp's output are loaded with
+ * `await import()` where they are needed. `npm run build` bundles it
+ * (scripts/bundle-sendmail.mjs).
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, realpathSync } from 'node:fs';
+import { existsSync, fstatSync, readSync, realpathSync } from 'node:fs';
 import { hostname, userInfo } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { EXIT, exitCodeFor, isUnknownUser, SendwellError, type ErrorCode } from '../errors.js';
-import type { ResolvedConfig } from '../config/load.js';
+import { CONFIG_SEARCH_PATH, configFromFile, loadConfigFast, type ResolvedConfig } from '../config/resolve.js';
+import { defaultIdGenerator, formatDate } from '../message/ids.js';
+import { formatReport, lintMessage } from '../policy/index.js';
+import { policyError } from '../policy/error.js';
 import type { LintReport } from '../policy/types.js';
-import type { QueueService } from '../queue/service.js';
+import { dropMessage, runningMaildrop } from '../queue/maildrop.js';
+import { contentHash, QueueService } from '../queue/service.js';
 import type { RecipientRow } from '../queue/store.js';
 import { parseAddrSpec, parseMailbox, parseEnvelopeSender, type ParsedAddress } from '../message/address.js';
 import { formatMailboxField, mimefy, RawMessage, rewriteAddresses, scanAddressList, stableBody, type RawField } from '../message/raw.js';
@@ -694,25 +700,79 @@ export class DotLineScanner {
   }
 }
 
-/** Read the message from stdin: to EOF, or (without -i) to a line with a single dot. */
-export async function readMessage(stdin: Readable, ignoreDots: boolean, max = MAX_MESSAGE_BYTES): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  const scanner = ignoreDots ? undefined : new DotLineScanner();
-  for await (const chunk of stdin) {
-    const c = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
-    chunks.push(c);
-    size += c.length;
-    const dot = scanner ? scanner.feed(c) : -1;
-    // Stop reading at the dot, like sendmail; the rest stays unread.
-    if (dot >= 0) return Buffer.concat(chunks).subarray(0, dot);
-    if (size > max) {
-      throw new SendwellError('EMESSAGE', `the message is larger than ${Math.round(max / 1024 / 1024)} MiB`, { hint: 'send large files as links (R9)' });
-    }
+/** Collects the message chunk by chunk: to EOF, or (without -i) to a line with a single dot. */
+class MessageCollector {
+  private readonly chunks: Buffer[] = [];
+  private size = 0;
+  private readonly scanner: DotLineScanner | undefined;
+
+  constructor(
+    ignoreDots: boolean,
+    private readonly max: number,
+  ) {
+    this.scanner = ignoreDots ? undefined : new DotLineScanner();
   }
-  const dot = scanner ? scanner.end() : -1;
-  const all = Buffer.concat(chunks);
-  return dot >= 0 ? all.subarray(0, dot) : all;
+
+  /** Add a chunk; returns the message once a dot line ended it. */
+  push(c: Buffer): Buffer | undefined {
+    this.chunks.push(c);
+    this.size += c.length;
+    const dot = this.scanner ? this.scanner.feed(c) : -1;
+    // Stop reading at the dot, like sendmail; the rest stays unread.
+    if (dot >= 0) return Buffer.concat(this.chunks).subarray(0, dot);
+    if (this.size > this.max) {
+      throw new SendwellError('EMESSAGE', `the message is larger than ${Math.round(this.max / 1024 / 1024)} MiB`, { hint: 'send large files as links (R9)' });
+    }
+    return undefined;
+  }
+
+  /** At EOF. */
+  end(): Buffer {
+    const dot = this.scanner ? this.scanner.end() : -1;
+    const all = Buffer.concat(this.chunks);
+    return dot >= 0 ? all.subarray(0, dot) : all;
+  }
+}
+
+/** Read the message from stdin: to EOF, or (without -i) to a line with a single dot. */
+export async function readMessage(stdin: Readable, ignoreDots: boolean, max = MAX_MESSAGE_BYTES, collector = new MessageCollector(ignoreDots, max)): Promise<Buffer> {
+  for await (const chunk of stdin) {
+    const done = collector.push(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer));
+    if (done) return done;
+  }
+  return collector.end();
+}
+
+/**
+ * readMessage on file descriptor 0 with blocking reads, when it is a pipe, a
+ * socket or a file: the same bytes without setting up process.stdin (a stream,
+ * which costs start-up time). A read that would block (a non-blocking pipe)
+ * hands over to the stream for the rest.
+ */
+export async function readStdinMessage(ignoreDots: boolean, stdin: () => Readable, max = MAX_MESSAGE_BYTES): Promise<Buffer> {
+  const collector = new MessageCollector(ignoreDots, max);
+  let st;
+  try {
+    st = fstatSync(0);
+  } catch {
+    return readMessage(stdin(), ignoreDots, max, collector);
+  }
+  if (!st.isFIFO() && !st.isSocket() && !st.isFile()) return readMessage(stdin(), ignoreDots, max, collector);
+  for (;;) {
+    const buf = Buffer.allocUnsafe(65536);
+    let n: number;
+    try {
+      n = readSync(0, buf, 0, buf.length, null);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EAGAIN' || code === 'EWOULDBLOCK') return readMessage(stdin(), ignoreDots, max, collector);
+      if (code === 'EOF') return collector.end();
+      throw err;
+    }
+    if (n === 0) return collector.end();
+    const done = collector.push(buf.subarray(0, n));
+    if (done) return done;
+  }
 }
 
 // ---------------------------------------------------------------------------
@@ -724,10 +784,10 @@ export async function readMessage(stdin: Readable, ignoreDots: boolean, max = MA
  * document root, where anyone who can upload a file could redirect mail.
  */
 export async function loadSendmailConfig(env: NodeJS.ProcessEnv): Promise<ResolvedConfig> {
-  const { CONFIG_SEARCH_PATH, loadConfig, resolveConfig, validateConfig } = await import('../config/load.js');
-  if (env.SENDWELL_CONFIG) return loadConfig({ env });
-  for (const p of CONFIG_SEARCH_PATH) if (isAbsolute(p) && existsSync(p)) return loadConfig({ path: p, env });
-  return resolveConfig(validateConfig({}, 'defaults'), null);
+  // Without zod unless the file has a problem to name (config/resolve.ts): start-up matters here.
+  if (env.SENDWELL_CONFIG) return loadConfigFast({ env });
+  for (const p of CONFIG_SEARCH_PATH) if (isAbsolute(p) && existsSync(p)) return configFromFile(resolve(p));
+  return configFromFile(null);
 }
 
 /**
@@ -799,7 +859,7 @@ export function relayLoopsBack(url: string, own: readonly string[]): string | un
 }
 
 function ownExecutables(): string[] {
-  return [new URL('./sendmail-bin.js', import.meta.url).pathname, new URL('./bin.js', import.meta.url).pathname];
+  return ['./sendmail-bin.cjs', './sendmail-bin.js', './bin.js'].map((f) => new URL(f, import.meta.url).pathname);
 }
 
 // ---------------------------------------------------------------------------
@@ -815,7 +875,6 @@ export interface SendmailRuntime {
 class Submitter {
   private queueService: QueueService | undefined;
   private readonly deliveries: Array<Promise<void>> = [];
-  private compose: typeof import('../message/ids.js') | undefined;
 
   constructor(
     readonly config: ResolvedConfig,
@@ -828,7 +887,6 @@ class Submitter {
 
   private async queue(): Promise<QueueService> {
     if (this.queueService) return this.queueService;
-    const { QueueService } = await import('../queue/service.js');
     try {
       this.queueService = QueueService.fromConfig(this.config, this.stateDir);
     } catch (err) {
@@ -838,7 +896,6 @@ class Submitter {
   }
 
   async prepare(input: SubmissionInput): Promise<PreparedMessage> {
-    this.compose ??= await import('../message/ids.js');
     const now = this.rt.clock();
     let login = 'unknown';
     try {
@@ -850,8 +907,8 @@ class Submitter {
     return prepareMessage(input, {
       config: this.config,
       now,
-      formatDate: this.compose.formatDate,
-      idLeft: this.compose.defaultIdGenerator,
+      formatDate,
+      idLeft: defaultIdGenerator,
       receivedId: randomBytes(6).toString('hex').toUpperCase(),
       host: this.config.relay.heloName ?? host,
       uid: process.getuid?.() ?? 'unknown',
@@ -862,7 +919,6 @@ class Submitter {
 
   /** Lint (65 on errors), queue durably (75 when that fails); returns the queue ID. */
   async submit(p: PreparedMessage): Promise<{ queueId: string; report: LintReport; held: string[] }> {
-    const { lintMessage } = await import('../policy/index.js');
     const now = this.rt.clock();
     const report = await lintMessage(p.raw, {
       now,
@@ -872,7 +928,6 @@ class Submitter {
       ...(p.smtputf8 ? { smtputf8: true } : {}),
     });
     if (!report.ok) {
-      const { policyError } = await import('../policy/error.js');
       const err = policyError(report);
       const senderRules = report.findings.some((f) => f.severity === 'error' && /^(R2|R3|R4)\./.test(f.rule));
       if (senderRules && !this.config.sender.from) {
@@ -886,7 +941,6 @@ class Submitter {
       throw err;
     }
     // A running `sendwell serve` takes local mail through its maildrop: one queue, one log for all users.
-    const { runningMaildrop, dropMessage } = await import('../queue/maildrop.js');
     const drop = runningMaildrop(this.stateDir);
     if (drop) {
       let ack;
@@ -900,7 +954,6 @@ class Submitter {
       return { queueId: ack?.ok ? ack.queueId : '(maildrop)', report, held: ack?.ok ? ack.held : [] };
     }
     const q = await this.queue();
-    const { contentHash } = await import('../queue/service.js');
     let submitted;
     try {
       submitted = q.submit({
@@ -973,7 +1026,6 @@ function submitterName(): string {
 
 async function printWarnings(io: Io, report: LintReport): Promise<void> {
   if (report.findings.length === 0) return;
-  const { formatReport } = await import('../policy/index.js');
   io.stderr(formatReport(report));
 }
 
@@ -1255,13 +1307,29 @@ export async function runSmtpDialogue(input: Readable, write: (s: string) => voi
 // ---------------------------------------------------------------------------
 // the entry point
 
-function defaultRuntime(): SendmailRuntime {
-  return { io: processIo, env: process.env, stdin: process.stdin, clock: () => new Date() };
+let stdinOpened = false;
+
+/** process.stdin, set up on first use only (it costs start-up time; -odq with a piped message reads fd 0 directly). */
+function processStdin(): Readable {
+  stdinOpened = true;
+  return process.stdin;
+}
+
+/** Stop waiting for stdin if it was opened (a dot ended the message, or -bs after QUIT). */
+export function releaseStdin(): void {
+  if (stdinOpened) process.stdin.destroy();
 }
 
 /** `sendmail [flags] [recipients…]`: returns the exit code (sysexits). */
 export async function sendmailMain(argv: readonly string[], runtime: Partial<SendmailRuntime> = {}): Promise<number> {
-  const rt: SendmailRuntime = { ...defaultRuntime(), ...runtime };
+  const rt: SendmailRuntime = {
+    io: runtime.io ?? processIo,
+    env: runtime.env ?? process.env,
+    clock: runtime.clock ?? (() => new Date()),
+    get stdin() {
+      return runtime.stdin ?? processStdin();
+    },
+  };
   const { io } = rt;
   let args: SendmailArgs;
   try {
@@ -1306,7 +1374,7 @@ export async function sendmailMain(argv: readonly string[], runtime: Partial<Sen
       await smtpMode(submitter, rt);
       return EXIT.OK;
     }
-    const raw = await readMessage(rt.stdin, args.ignoreDots);
+    const raw = runtime.stdin ? await readMessage(runtime.stdin, args.ignoreDots) : await readStdinMessage(args.ignoreDots, processStdin);
     const prepared = await submitter.prepare({
       raw,
       ...(args.sender !== undefined ? { sender: args.sender } : {}),

@@ -6,6 +6,25 @@ import { z } from 'zod';
 import { GUIDE_RULES, isRuleId } from '../policy/rules.js';
 import { parseDuration, parseSize } from './units.js';
 import { formSchema } from './forms.js';
+import {
+  CIDR,
+  DKIM_SELECTOR,
+  DOMAIN_NAME,
+  ENV_NAME,
+  IP_OR_NETWORK,
+  isAliasTarget,
+  LIST_ID,
+  LIST_NAME,
+  LISTEN,
+  LOCAL_NAME,
+  PUBLIC_URL,
+  RSPAMD,
+  SIMPLE_ADDRESS,
+  SPAMD,
+} from './patterns.js';
+import { DEFAULTS, SECRET_KEYS } from './defaults.js';
+
+export { DEFAULTS, SECRET_KEYS };
 
 const duration = z.union([z.string(), z.number()]).refine((v) => parseDuration(v) !== null, {
   message: 'is not a duration; write e.g. "30s", "15m", "2h" or a number of seconds',
@@ -15,14 +34,9 @@ const size = z.union([z.string(), z.number()]).refine((v) => parseSize(v) !== nu
 });
 
 const count = z.number().int().min(0);
-const LISTEN = /^(\[[0-9a-fA-F:.]+\]|[0-9.]+|localhost):\d{1,5}$/;
-const CIDR = /^([0-9.]+|[0-9a-fA-F:.]+)\/\d{1,3}$/;
-const LIST_NAME = /^[a-z0-9](?:[a-z0-9-]{0,62})$/;
 
-const DOT_ATOM = "[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*";
-const DOMAIN = '[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+';
-const localName = z.string().regex(new RegExp(`^${DOT_ATOM}$`), 'is not a local user name, e.g. root or www-data');
-const aliasTarget = z.string().refine((v) => !/^[|/]/.test(v) && new RegExp(`^${DOT_ATOM}(?:@${DOMAIN})?$`).test(v), {
+const localName = z.string().regex(LOCAL_NAME, 'is not a local user name, e.g. root or www-data');
+const aliasTarget = z.string().refine(isAliasTarget, {
   message: 'is not an address or a local name; write e.g. "admin@example.org" (pipes and files are not supported)',
 });
 
@@ -35,7 +49,7 @@ export const configSchema = z
         url: z.string().min(1),
         username: z.string().min(1).optional(),
         password_file: z.string().min(1).optional(),
-        password_env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'is not an environment variable name').optional(),
+        password_env: z.string().regex(ENV_NAME, 'is not an environment variable name').optional(),
         password_command: z.string().min(1).optional(),
         /** Inline password: accepted only when the config file is not readable by others (R11). */
         password: z.string().min(1).optional(),
@@ -110,7 +124,7 @@ export const configSchema = z
     bounces: z
       .object({
         /** Base of the VERP envelope senders, e.g. "bounces@bounces.example.org". */
-        address: z.string().regex(/^[^\s@<>]+@[^\s@<>]+\.[^\s@<>]+$/, 'is not an address such as "bounces@bounces.example.org"').optional(),
+        address: z.string().regex(SIMPLE_ADDRESS, 'is not an address such as "bounces@bounces.example.org"').optional(),
         verp: z.boolean(),
         /** HMAC key for VERP; created (0600) if missing. Default: bounce.key in the state directory. */
         secret_file: z.string().min(1).optional(),
@@ -126,7 +140,7 @@ export const configSchema = z
             /** "imaps://user@host[:port]" (993) or "imap://user@host[:port]" (143, STARTTLS required); never a password. */
             url: z.string().min(1),
             password_file: z.string().min(1).optional(),
-            password_env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'is not an environment variable name').optional(),
+            password_env: z.string().regex(ENV_NAME, 'is not an environment variable name').optional(),
             password_command: z.string().min(1).optional(),
             /** CA certificates (PEM) trusted in addition to the system's. */
             ca_file: z.string().min(1).optional(),
@@ -142,7 +156,7 @@ export const configSchema = z
     doctor: z
       .object({
         /** Addresses receivers see our mail come from (the submission server's own address is not): checked against SPF. */
-        outbound_ips: z.array(z.string().regex(/^[0-9a-fA-F:.]+(\/\d{1,3})?$/, 'is not an IP address or network')),
+        outbound_ips: z.array(z.string().regex(IP_OR_NETWORK, 'is not an IP address or network')),
       })
       .strict(),
     smtp: z
@@ -168,7 +182,7 @@ export const configSchema = z
         /** Where visitors reach this server (behind a proxy): the links in mails (confirm, unsubscribe) start with it. */
         public_url: z
           .string()
-          .regex(/^https?:\/\/[^\s/?#]+(\/[^\s?#]*)?$/, 'is not an http(s) URL without query, e.g. "https://mail.example.org" or "https://www.example.org/sendwell"')
+          .regex(PUBLIC_URL, 'is not an http(s) URL without query, e.g. "https://mail.example.org" or "https://www.example.org/sendwell"')
           .optional(),
         /** Proxies whose X-Forwarded-For is believed (CIDR); other clients are identified by their own address. */
         trusted_proxies: z.array(z.string().regex(CIDR, 'is not a network such as "127.0.0.1/32" or "::1/128"')),
@@ -185,7 +199,7 @@ export const configSchema = z
           /** Shown in List-Id and on the confirm/unsubscribe pages, e.g. "Institute newsletter". */
           description: z.string().min(1).max(200).regex(/^[^\r\n\0]+$/, 'must be one line (it goes into the List-Id header and subjects)').optional(),
           /** The List-Id (RFC 2919), default "<name>.<sender domain>". */
-          list_id: z.string().regex(new RegExp(`^[A-Za-z0-9-]+(?:\\.[A-Za-z0-9-]+)*\\.${DOMAIN}$`), 'is not a list id such as "newsletter.example.org"').optional(),
+          list_id: z.string().regex(LIST_ID, 'is not a list id such as "newsletter.example.org"').optional(),
           /** From of the list's mails and confirmation requests (default: sender.from). */
           from: z.string().min(1).optional(),
         })
@@ -206,8 +220,8 @@ export const configSchema = z
     /** DKIM signing (RFC 6376). Bulk mail must be signed so List-Unsubscribe is covered (RFC 8058 §4). */
     dkim: z
       .object({
-        domain: z.string().regex(new RegExp(`^${DOMAIN}$`), 'is not a domain; write e.g. "example.org"'),
-        selector: z.string().regex(/^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$/, 'is not a DKIM selector such as "mail2026"'),
+        domain: z.string().regex(DOMAIN_NAME, 'is not a domain; write e.g. "example.org"'),
+        selector: z.string().regex(DKIM_SELECTOR, 'is not a DKIM selector such as "mail2026"'),
         /** PEM private key (RSA); must not be readable by others (R11). */
         private_key_file: z.string().min(1),
         /** "bulk": only bulk mail; "all": every message queued by sendwell. */
@@ -229,7 +243,7 @@ export const configSchema = z
     sendmail: z
       .object({
         /** Appended to unqualified recipients no alias matches: `user` becomes `user@append_domain`. */
-        append_domain: z.string().regex(new RegExp(`^${DOMAIN}$`), 'is not a domain; write e.g. "example.org"').optional(),
+        append_domain: z.string().regex(DOMAIN_NAME, 'is not a domain; write e.g. "example.org"').optional(),
         /** A message with more Received headers than this is refused as a mail loop. */
         max_hops: z.number().int().min(1).max(100),
       })
@@ -238,9 +252,9 @@ export const configSchema = z
     spam: z
       .object({
         /** SpamAssassin's spamd, "host:port" (spamc protocol). */
-        spamd: z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?$/, 'is not "host:port"; write e.g. "127.0.0.1:783"').optional(),
+        spamd: z.string().regex(SPAMD, 'is not "host:port"; write e.g. "127.0.0.1:783"').optional(),
         /** rspamd's normal worker, e.g. "http://127.0.0.1:11333" (POST /checkv2). */
-        rspamd: z.string().regex(/^https?:\/\/[^\s/]+(\/\S*)?$/, 'is not an http:// URL; write e.g. "http://127.0.0.1:11333"').optional(),
+        rspamd: z.string().regex(RSPAMD, 'is not an http:// URL; write e.g. "http://127.0.0.1:11333"').optional(),
         /** Above this score `send` warns or refuses. */
         threshold: z.number().min(0),
         action: z.enum(['warn', 'refuse']),
@@ -250,93 +264,3 @@ export const configSchema = z
   .strict();
 
 export type ConfigFile = z.infer<typeof configSchema>;
-
-/**
- * Defaults. The relay default is the guide's first case (C1): the local MTA on
- * port 25, with STARTTLS only if it offers it.
- */
-export const DEFAULTS = {
-  relay: {
-    url: 'smtp://localhost:25',
-    // RFC 5321 §4.5.3.2 allows 5 minutes; scripts and cron jobs want to know sooner.
-    connect_timeout: '30s',
-    greeting_timeout: '60s',
-    command_timeout: '5m',
-    // RFC 5321: 10 minutes for the reply to the final dot.
-    data_timeout: '10m',
-    sendmail_timeout: '60s',
-  },
-  sender: {
-    auto_submitted: 'auto-generated',
-  },
-  policy: {
-    allow_senders: [],
-    date_skew: '15m',
-    attachment_warn_size: '1MiB',
-    attachment_max_size: '10MiB',
-    max_visible_recipients: 10,
-    severity: {},
-  },
-  dsn: {
-    ret: 'HDRS',
-    notify: ['FAILURE', 'DELAY'],
-  },
-  queue: {
-    concurrency: 4,
-    // Postfix: maximal_queue_lifetime 5d, minimal_backoff_time 300s, maximal_backoff_time 4000s.
-    lifetime: '5d',
-    min_backoff: '5m',
-    max_backoff: '4000s',
-    retention: '7d',
-  },
-  limits: {
-    per_minute: 60,
-    per_hour: 1000,
-    per_day: 10000,
-    // A script stuck in a loop must not flood one person (R8).
-    per_recipient_per_hour: 10,
-    per_domain_per_minute: 30,
-    per_sender_per_hour: 1000,
-    flood: { messages: 500, window: '5m', duplicate_window: '1h' },
-  },
-  log: { stderr: false },
-  bounces: {
-    verp: true,
-    suppression_scope: 'domain',
-    soft_bounce_threshold: 3,
-    soft_bounce_window: '7d',
-    suppression_expiry: 'never',
-  },
-  doctor: { outbound_ips: [] },
-  smtp: {
-    // Loopback only: a local relay for installed software, never an open relay.
-    listen: ['127.0.0.1:2525'],
-    allow_networks: ['127.0.0.1/32', '::1/128'],
-    require_auth: false,
-    max_message_size: '10MB',
-    max_connections_per_client: 20,
-    messages_per_client_per_minute: 120,
-  },
-  http: {
-    listen: '127.0.0.1:8025',
-    // 10 MB of attachments are ~13.4 MB as base64 in JSON.
-    max_body_size: '15MB',
-    trusted_proxies: [],
-  },
-  lists: {},
-  bulk: {
-    // A loop of single sends is mass mail all the same (R1).
-    detect_recipients: 20,
-    detect_window: '24h',
-    confirm_ttl: '72h',
-    confirm_interval: '1h',
-  },
-  forms: {},
-  aliases: {},
-  sendmail: { max_hops: 25 },
-  // SpamAssassin's required_score; warn only: a preflight must not stop mail on its own.
-  spam: { threshold: 5.0, action: 'warn' },
-} satisfies ConfigFile;
-
-/** Keys whose values are secrets and are redacted by `sendwell config`. */
-export const SECRET_KEYS = new Set(['relay.password']);

@@ -14,7 +14,7 @@
  * rather than "invalid address"); {@link checkAddress} is the full conservative check
  * for an address that must be usable on the internet (qualified domain, valid TLD).
  */
-import { isIPv4, isIPv6 } from 'node:net';
+import { isIPv4, isIPv6 } from '../message/ip.js';
 import { domainToASCII } from 'node:url';
 
 /** RFC 5321 §4.5.3.1: a path is at most 256 octets including `<>`, so an address ≤ 254. */

@@ -9,17 +9,17 @@ import { SendwellError } from '../errors.js';
 import { SuppressionList } from '../bounce/suppression.js';
 import { loadVerpSecret, verpAddress, type Verp } from '../bounce/verp.js';
 import { classify } from '../bounce/classify.js';
-import { relayOptionsFromConfig, type ResolvedConfig } from '../config/load.js';
+import { relayOptionsFromConfig, type ResolvedConfig } from '../config/resolve.js';
 import type { RelayOptions } from '../transport/index.js';
 import { redactUrl } from '../transport/url.js';
 import type { Envelope, RelayInfo, Transport, TransportResult } from '../transport/types.js';
 import { DEFAULT_LIMITS, type Limits } from './limits.js';
 import { fileMailLog, writeEvents, type MailLog } from './maillog.js';
 import { postfixSchedule, tableSchedule, type Schedule } from './schedule.js';
-import { openSqliteStore } from './sqlite/index.js';
-import type { Outcome, QueueStore, RecipientRow } from './store.js';
+import { openDatabase, openSqliteStore } from './sqlite/index.js';
+import type { NewMessage, Outcome, QueueStore, RecipientRow } from './store.js';
 import { DEFAULT_BULK_DETECTION, DEFAULT_FLOOD, errorFromData, FLOOD_REASON_PREFIX, submissionEvents, submitOne, type BulkDetection, type Decided, type FloodOptions, type Submission, type SubmitDeps, type SubmitResult } from './submit-core.js';
-import { SubmitThread } from './submit-client.js';
+import type { SubmitThread } from './submit-client.js';
 import type { ThreadInit } from './submit-thread.js';
 import { Worker } from './worker.js';
 
@@ -27,6 +27,8 @@ export { BULK_REASON_PREFIX, DEFAULT_BULK_DETECTION, DEFAULT_FLOOD, FLOOD_REASON
 
 export interface QueueServiceOptions {
   stateDir: string;
+  /** The store, when opened already (default: openSqliteStore(stateDir)). */
+  store?: QueueStore;
   relay: RelayOptions;
   /** Build transports yourself (tests, custom transports); default: from `relay`. */
   transport?: () => Transport;
@@ -95,8 +97,11 @@ export class QueueService {
   static fromConfig(config: ResolvedConfig, stateDir: string, overrides: Partial<QueueServiceOptions> = {}): QueueService {
     const b = config.bounces;
     const verp = b.address && b.verp ? { address: b.address, secret: loadVerpSecret(b.secretFile ?? join(stateDir, 'bounce.key')) } : undefined;
+    // One connection for the queue and the suppression list (the store closes it).
+    const db = openDatabase(stateDir);
     return new QueueService({
-      suppression: new SuppressionList(stateDir, b.suppression),
+      store: openSqliteStore(stateDir, db),
+      suppression: new SuppressionList(db, b.suppression),
       ...(verp ? { verp } : {}),
       stateDir,
       relay: relayOptionsFromConfig(config),
@@ -116,7 +121,7 @@ export class QueueService {
     this.opts = opts;
     this.stateDir = opts.stateDir;
     this.clock = opts.clock ?? Date.now;
-    this.store = openSqliteStore(opts.stateDir);
+    this.store = opts.store ?? openSqliteStore(opts.stateDir);
     this.log = opts.log ?? fileMailLog(opts.stateDir, { stderr: opts.logStderr ?? false });
   }
 
@@ -220,6 +225,8 @@ export class QueueService {
   async startSubmitThread(): Promise<void> {
     if (this.thread) return;
     const init: ThreadInit = { stateDir: this.stateDir, flood: this.opts.flood ?? DEFAULT_FLOOD, bulk: this.opts.bulk ?? DEFAULT_BULK_DETECTION, ...(this.opts.suppression ? { suppression: this.opts.suppression.policy } : {}) };
+    // Loaded here: only `sendwell serve` runs the thread (the drop-in's bundle must not carry it).
+    const { SubmitThread } = await import('./submit-client.js');
     const t = new SubmitThread(init, (why) => {
       if (this.thread === t) this.thread = undefined;
       process.stderr.write(`sendwell: warning: the submission thread stopped (${why}); submissions commit on the main thread\n`);

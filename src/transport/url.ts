@@ -14,7 +14,7 @@
  * Credentials never go into the URL (rule R11): use password_file, password_env
  * or password_command.
  */
-import net from 'node:net';
+import { isIPv4, isIPv6 } from '../message/ip.js';
 import { SendwellError } from '../errors.js';
 
 /** How TLS is used on an SMTP connection. */
@@ -130,12 +130,12 @@ export function parseRelayUrl(value: string): RelayTarget {
   let host: string;
   if (rawHost.startsWith('[')) {
     host = rawHost.slice(1, -1);
-    if (!net.isIPv6(host)) throw configError(v, `"${rawHost}" is not an IPv6 address literal`);
+    if (!isIPv6(host)) throw configError(v, `"${rawHost}" is not an IPv6 address literal`);
   } else {
     host = rawHost;
     if (host === '') throw configError(v, 'the host is missing');
-    if (!net.isIPv4(host) && !HOSTNAME_RE.test(host)) throw configError(v, `"${host}" is not a valid host name`);
-    if (/^[0-9.]+$/.test(host) && !net.isIPv4(host)) throw configError(v, `"${host}" is not a valid IPv4 address`);
+    if (!isIPv4(host) && !HOSTNAME_RE.test(host)) throw configError(v, `"${host}" is not a valid host name`);
+    if (/^[0-9.]+$/.test(host) && !isIPv4(host)) throw configError(v, `"${host}" is not a valid IPv4 address`);
   }
 
   let port: number = DEFAULT_PORTS[scheme];

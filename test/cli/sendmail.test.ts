@@ -1,6 +1,6 @@
 /**
  * The sendmail drop-in as its real callers run it: the built `sendmail` executable
- * (dist/cli/sendmail-bin.js; npm test builds first) as a child process, with the
+ * (dist/cli/sendmail-bin.cjs; npm test builds first) as a child process, with the
  * argument lists of cron, PHP's mail(), mailutils and BSD mail, git send-email,
  * logwatch and smartd, an SMTP dialogue on stdin/stdout (-bs), the queue (-bp, -q),
  * and an in-process SMTP server on 127.0.0.1 as the relay.
@@ -14,7 +14,8 @@ import { after, before, describe, it } from 'node:test';
 import { freePort, startSmtpServer, type TestServer } from '../helpers/smtp-server.js';
 import { runCli } from '../helpers/cli.js';
 
-const SENDMAIL = new URL('../../dist/cli/sendmail-bin.js', import.meta.url).pathname;
+/** The package's `sendmail` bin (sendmail-bin.js, its ES-module twin, runs under `sendwell sendmail`). */
+const SENDMAIL = new URL('../../dist/cli/sendmail-bin.cjs', import.meta.url).pathname;
 const SENDWELL = new URL('../../dist/cli/bin.js', import.meta.url).pathname;
 const root = mkdtempSync(join(tmpdir(), 'sendwell-sendmail-'));
 // An empty cwd: the drop-in must neither read ./sendwell.toml nor create ./.sendwell there.

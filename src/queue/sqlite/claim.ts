@@ -1,5 +1,6 @@
 import type { Database } from 'better-sqlite3';
 import type { ClaimOptions, RecipientRow } from '../store.js';
+import { withNormalSync } from './complete.js';
 import { RECIPIENT_COLUMNS, toRecipient, type RecipientDbRow } from './rows.js';
 
 /** Lease due recipients: state active, owner and expiry set, attempt counted at claim time. */
@@ -26,16 +27,7 @@ export function claimOp(db: Database): (opts: ClaimOptions) => RecipientRow[] {
       : one.all(o.owner, o.now + o.leaseMs, o.now, o.queueId, o.now, o.limit)
     ).map(toRecipient),
   );
-  // A claim is committed with synchronous=NORMAL, like outcomes (complete.ts): a
-  // power loss can only forget it, and then the recipient is simply due again
-  // (its attempt not counted); nothing is lost. No fsync on the event loop of
-  // `serve`, which claims each time new mail wakes the worker.
-  return (o) => {
-    db.pragma('synchronous = NORMAL');
-    try {
-      return run.immediate(o);
-    } finally {
-      db.pragma('synchronous = FULL');
-    }
-  };
+  // A claim lost to a power loss only returns its rows to the queue (see withNormalSync).
+  const relaxed = withNormalSync(db);
+  return (o) => relaxed(() => run.immediate(o));
 }

@@ -65,8 +65,42 @@ export function openDatabase(stateDir: string): Sqlite.Database {
   return db;
 }
 
-export function openSqliteStore(stateDir: string): QueueStore {
-  const db = openDatabase(stateDir);
+/**
+ * The ops below prepare their statements when they are made; this defers each
+ * prepare to the statement's first use, so that opening the store for one
+ * enqueue (`sendmail -odq`) prepares the few statements it runs, not ~40.
+ */
+function preparedOnFirstUse(db: Sqlite.Database): Sqlite.Database {
+  const prepare = (sql: string) => {
+    // Each method prepares the statement, then the object uses the statement's own methods.
+    const lazy = {} as Pick<Sqlite.Statement, 'get' | 'all' | 'run' | 'iterate'>;
+    const real = (): Sqlite.Statement => {
+      const stmt = db.prepare(sql);
+      lazy.get = stmt.get.bind(stmt);
+      lazy.all = stmt.all.bind(stmt);
+      lazy.run = stmt.run.bind(stmt);
+      lazy.iterate = stmt.iterate.bind(stmt);
+      return stmt;
+    };
+    lazy.get = (...args: unknown[]) => real().get(...args);
+    lazy.all = (...args: unknown[]) => real().all(...args);
+    lazy.run = (...args: unknown[]) => real().run(...args);
+    lazy.iterate = (...args: unknown[]) => real().iterate(...args);
+    return lazy;
+  };
+  return new Proxy(db, {
+    get(target, key) {
+      if (key === 'prepare') return prepare;
+      const v = Reflect.get(target, key, target) as unknown;
+      return typeof v === 'function' ? v.bind(target) : v;
+    },
+  });
+}
+
+/** The queue store on the state database; `database`: a connection opened already (openDatabase), which close() closes. */
+export function openSqliteStore(stateDir: string, database?: Sqlite.Database): QueueStore {
+  const opened = database ?? openDatabase(stateDir);
+  const db = preparedOnFirstUse(opened);
   const reads = readOps(db);
   const dsn = dsnOps(db);
   const hold = adminOp(db, 'hold');
@@ -92,6 +126,6 @@ export function openSqliteStore(stateDir: string): QueueStore {
     markDsnSent: dsn.markDsnSent,
     purgeBodies: purgeBodiesOp(db),
     takeTokens: takeTokensOp(db),
-    close: () => db.close(),
+    close: () => opened.close(),
   };
 }
