@@ -44,5 +44,10 @@ export function purgeBodiesOp(db: Database) {
       WHERE raw IS NOT NULL AND created_at < ?
         AND NOT EXISTS (SELECT 1 FROM recipient r WHERE r.queue_id = message.id AND r.state <> 'delivered')`,
   );
-  return (before: number) => stmt.run(before).changes;
+  // Bulk detection looks back a day by default; a month of who-got-what is plenty.
+  const forget = db.prepare('DELETE FROM content_recipient WHERE last_at < ?');
+  return (before: number) => {
+    forget.run(Math.min(before, Date.now() - 30 * 86_400_000));
+    return stmt.run(before).changes;
+  };
 }

@@ -14,6 +14,10 @@ export function enqueueOp(db: Database): (msg: NewMessage, now: number) => Enque
     `INSERT INTO recipient (queue_id, address, domain, state, next_attempt_at, last_reason, updated_at)
      VALUES (?, ?, ?, ?, ?, ?, ?)`,
   );
+  const seen = db.prepare<[string, string, number]>(
+    `INSERT INTO content_recipient (content_hash, address, last_at) VALUES (?, ?, ?)
+     ON CONFLICT (content_hash, address) DO UPDATE SET last_at = excluded.last_at`,
+  );
   const run = db.transaction((msg: NewMessage, now: number): EnqueueResult => {
     if (msg.idempotencyKey) {
       const found = byKey.get(msg.idempotencyKey);
@@ -40,6 +44,8 @@ export function enqueueOp(db: Database): (msg: NewMessage, now: number) => Enque
       const state = initial?.state ?? (msg.holdReason ? 'held' : 'queued');
       const reason = initial?.reason ?? msg.holdReason ?? null;
       insertRecipient.run(id, address, address.slice(address.lastIndexOf('@') + 1).toLowerCase(), state, now, reason, now);
+      // List mail has consent; suppressed addresses are not sent to: neither counts as mass mail.
+      if (msg.contentHash && !msg.list && state !== 'suppressed') seen.run(msg.contentHash, address, now);
     }
     return { id, existing: false };
   });

@@ -30,13 +30,13 @@ export function readOps(db: Database) {
   );
   // Counting stops at the flood limit: the cost stays flat however much one submitter sends.
   const submitted = db.prepare<[string, number, number], { n: number }>('SELECT COUNT(*) AS n FROM (SELECT 1 FROM message WHERE submitter = ? AND created_at >= ? LIMIT ?)');
+  // EXISTS, not COUNT: one address may have got the same mail thousands of times.
   const dup = db.prepare<[string, number, string], { n: number }>(
-    `SELECT COUNT(*) AS n FROM recipient r JOIN message m ON m.id = r.queue_id
-      WHERE m.content_hash = ? AND m.created_at >= ? AND r.address = ? AND r.state NOT IN ('cancelled','suppressed')`,
+    `SELECT EXISTS (SELECT 1 FROM recipient r JOIN message m ON m.id = r.queue_id
+      WHERE m.content_hash = ? AND m.created_at >= ? AND r.address = ? AND r.state NOT IN ('cancelled','suppressed')) AS n`,
   );
   const contentRcpts = db.prepare<[string, number, number], { address: string }>(
-    `SELECT DISTINCT r.address FROM recipient r JOIN message m ON m.id = r.queue_id
-      WHERE m.content_hash = ? AND m.created_at >= ? AND m.list IS NULL AND r.state NOT IN ('cancelled','suppressed') LIMIT ?`,
+    'SELECT address FROM content_recipient WHERE content_hash = ? AND last_at >= ? LIMIT ?',
   );
   const byState = db.prepare<[], { state: RecipientState; n: number }>('SELECT state, COUNT(*) AS n FROM recipient GROUP BY state');
   const byId = db.prepare<[number], RecipientDbRow>(`SELECT ${RECIPIENT_COLUMNS} FROM recipient WHERE id = ?`);

@@ -174,4 +174,13 @@ CREATE TABLE form_spent (
   expires_at INTEGER NOT NULL
 );
   `,
+  /* 6: bulk detection (R1): who got each content lately, one row per address, so the count stays cheap when one address gets the same mail thousands of times */ `
+  CREATE TABLE content_recipient (
+    content_hash    TEXT NOT NULL,
+    address         TEXT NOT NULL,
+    last_at         INTEGER NOT NULL,
+    PRIMARY KEY (content_hash, address)
+  ) WITHOUT ROWID;
+  CREATE INDEX content_recipient_recent ON content_recipient (content_hash, last_at);
+  `,
 ];
