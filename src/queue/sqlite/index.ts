@@ -42,6 +42,25 @@ function migrate(db: Sqlite.Database, file: string): void {
 }
 
 /**
+ * WAL mode, once per database file. Switching needs an exclusive lock, and when
+ * several processes open a new queue at once SQLite can answer SQLITE_BUSY
+ * without waiting (no busy handler for that case): retry for the busy timeout.
+ */
+function setWal(db: Sqlite.Database): void {
+  const deadline = Date.now() + BUSY_TIMEOUT_MS;
+  for (let delay = 2; ; delay = Math.min(delay * 2, 100)) {
+    try {
+      if (db.pragma('journal_mode', { simple: true }) === 'wal') return;
+      db.pragma('journal_mode = WAL');
+      return;
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'SQLITE_BUSY' || Date.now() > deadline) throw err;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, delay);
+    }
+  }
+}
+
+/**
  * Open (and migrate) the state database: the queue, and the credentials of the
  * server (SMTP users, API tokens). Every handle sets the same pragmas.
  */
@@ -58,7 +77,7 @@ export function openDatabase(stateDir: string): Sqlite.Database {
       cause: err,
     });
   }
-  db.pragma('journal_mode = WAL');
+  setWal(db);
   db.pragma('synchronous = FULL');
   db.pragma('foreign_keys = ON');
   migrate(db, file);
