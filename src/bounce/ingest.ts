@@ -7,13 +7,12 @@
  */
 import type { MailLog } from '../queue/maillog.js';
 import type { QueueStore, RecipientRow } from '../queue/store.js';
+import { alertDue, alertMail, alertText } from './alert.js';
 import { classify, type BounceCategory, type Classification } from './classify.js';
 import { parseBounce, type BounceKind, type BounceRecipient, type ParsedBounce } from './parse.js';
 import type { SuppressionList } from './suppression.js';
 import { parseVerp, type Verp } from './verp.js';
 
-/** At most one operator alert per rule per hour (a blocklisting produces many bounces). */
-const ALERT_PER_MS = 1 / 3_600_000;
 
 export interface IngestDeps {
   store: QueueStore;
@@ -118,14 +117,13 @@ export async function ingestBounce(raw: Buffer, deps: IngestDeps, opts: { recipi
     if (classification.blame === 'sender-setup') {
       action = 'operator-alert';
       // Our own setup is at fault (blocklisted, SPF/DKIM failing): tell the operator, keep the address.
-      const [{ waitMs }] = deps.store.takeTokens([[{ key: `alert:${classification.rule}`, capacity: 1, refillPerMs: ALERT_PER_MS }]], now);
-      if (waitMs === 0) {
-        const text = `mail to <${address}> was refused because of our own setup (${classification.rule}): ${reason}. Check the relay, SPF/DKIM/DMARC and block lists; the recipient is not suppressed.`;
+      if (alertDue(deps.store, classification.rule, now)) {
+        const text = alertText(address, classification.rule, reason);
         deps.log.write({ event: 'notice', time: now, ...(row ? { queueId: row.queueId } : {}), level: 'warning', text: `OPERATOR: ${text}` });
         if (deps.alertOperator) {
-          const body = `${text}\n\nQueue ID: ${row?.queueId ?? 'unknown'}\nReported by: ${parsed.reportingMta ?? 'unknown'}\n\nThis alert is sent at most once an hour per cause; \`sendwell log\` has every bounce.\n`;
+          const mail = alertMail(classification.rule, text, [`Queue ID: ${row?.queueId ?? 'unknown'}`, `Reported by: ${parsed.reportingMta ?? 'unknown'}`]);
           // The alert is a convenience next to the log line: its failure must not fail the ingestion.
-          await deps.alertOperator(`sendwell: mail refused because of our own setup (${classification.rule})`, body).catch((err: unknown) =>
+          await deps.alertOperator(mail.subject, mail.text).catch((err: unknown) =>
             deps.log.write({ event: 'notice', time: now, level: 'warning', text: `operator alert mail not queued: ${(err as Error).message}` }),
           );
         }

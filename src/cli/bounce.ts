@@ -17,35 +17,44 @@ import type { ResolvedConfig } from '../config/load.js';
 import type { IngestDeps } from '../bounce/ingest.js';
 
 /**
- * List-Unsubscribe mailto addresses live on the bounce domain: ingestion
- * applies them (R1). `[bounces] operator` gets the alerts by mail too.
+ * What ingestion needs, as `serve` has it: the queue, the suppression list,
+ * VERP, List-Unsubscribe mailto addresses on the bounce domain (R1), and
+ * `[bounces] operator` for the alerts.
  */
-async function unsubscribeDep(config: ResolvedConfig, stateDir: string): Promise<{ dep: Pick<IngestDeps, 'unsubscribe' | 'alertOperator'>; close: () => Promise<void> }> {
-  const address = config.bounces.address;
-  const operator = config.bounces.operator;
+async function ingestDeps(config: ResolvedConfig, stateDir: string): Promise<{ deps: IngestDeps; close: () => Promise<void> }> {
+  const b = config.bounces;
+  const store = openSqliteStore(stateDir);
+  const suppression = new SuppressionList(stateDir, b.suppression);
+  const deps: IngestDeps = { store, suppression, log: fileMailLog(stateDir) };
   let mailer: import('../mailer.js').Mailer | undefined;
-  const dep: Pick<IngestDeps, 'unsubscribe' | 'alertOperator'> = {};
-  if (operator) {
-    dep.alertOperator = async (subject, text) => {
-      const { createMailer } = await import('../mailer.js');
-      mailer ??= createMailer({ config, stateDir });
-      await mailer.send({ to: operator, subject, text }, { submitter: 'sendwell:alerts' });
-    };
-  }
   let consent: import('../consent/service.js').ConsentService | undefined;
-  if (address) {
-    const { ConsentService } = await import('../consent/service.js');
-    const { mailtoUnsubscriber } = await import('../consent/bulk.js');
-    consent = ConsentService.fromConfig(config, stateDir);
-    dep.unsubscribe = mailtoUnsubscriber(consent, address);
-  }
-  return {
-    dep,
-    close: async () => {
-      consent?.close();
-      await mailer?.close();
-    },
+  const close = async () => {
+    store.close();
+    suppression.close();
+    consent?.close();
+    await mailer?.close();
   };
+  try {
+    if (b.address) deps.verp = { address: b.address, secret: loadVerpSecret(b.secretFile ?? join(stateDir, 'bounce.key')) };
+    const operator = b.operator;
+    if (operator) {
+      deps.alertOperator = async (subject, text) => {
+        const { createMailer } = await import('../mailer.js');
+        mailer ??= createMailer({ config, stateDir });
+        await mailer.send({ to: operator, subject, text }, { submitter: 'sendwell:alerts' });
+      };
+    }
+    if (b.address) {
+      const { ConsentService } = await import('../consent/service.js');
+      const { mailtoUnsubscriber } = await import('../consent/bulk.js');
+      consent = ConsentService.fromConfig(config, stateDir);
+      deps.unsubscribe = mailtoUnsubscriber(consent, b.address);
+    }
+  } catch (err) {
+    await close();
+    throw err;
+  }
+  return { deps, close };
 }
 
 export interface BounceFlags {
@@ -66,27 +75,21 @@ export async function bounceIngestCommand(flags: BounceFlags, io: Io): Promise<n
     const config = loadConfig(flags.config ? { path: flags.config } : {});
     const stateDir = resolveStateDir(flags.stateDir, config);
     const { ingestBounce } = await import('../bounce/ingest.js');
-    const store = openSqliteStore(stateDir);
-    const suppression = new SuppressionList(stateDir, config.bounces.suppression);
-    const unsub = await unsubscribeDep(config, stateDir);
+    const { deps, close } = await ingestDeps(config, stateDir);
     try {
-      const b = config.bounces;
-      const verp = b.address ? { address: b.address, secret: loadVerpSecret(b.secretFile ?? join(stateDir, 'bounce.key')) } : undefined;
       // The envelope recipient as the MTA passes it: Postfix's pipe sets ORIGINAL_RECIPIENT,
       // Exim's pipe transport LOCAL_PART, LOCAL_PART_PREFIX/SUFFIX and DOMAIN.
       const env = process.env;
       const exim = env.LOCAL_PART && env.DOMAIN ? `${env.LOCAL_PART_PREFIX ?? ''}${env.LOCAL_PART}${env.LOCAL_PART_SUFFIX ?? ''}@${env.DOMAIN}` : undefined;
       const recipient = flags.recipient ?? env.ORIGINAL_RECIPIENT ?? exim ?? env.RECIPIENT;
-      const result = await ingestBounce(raw, { store, suppression, ...(verp ? { verp } : {}), ...unsub.dep, log: fileMailLog(stateDir) }, recipient ? { recipient } : {});
+      const result = await ingestBounce(raw, deps, recipient ? { recipient } : {});
       if (flags.json) io.stdout(`${JSON.stringify(result)}\n`);
       else if (result.unsubscribed) io.stdout(`unsubscribed ${result.unsubscribed.address} from ${result.unsubscribed.list}\n`);
       else if (result.ignored) io.stdout(`ignored: ${result.ignored}\n`);
       else for (const r of result.recipients) io.stdout(`${result.kind} ${r.address}${r.queueId ? ` (${r.queueId})` : ' (no queued message found)'}: ${r.category}, ${r.action}\n`);
       return EXIT.OK;
     } finally {
-      store.close();
-      suppression.close();
-      await unsub.close();
+      await close();
     }
   } catch (err) {
     io.stderr(`sendwell bounce ingest: ${(err as Error).message}\n`);
@@ -111,20 +114,14 @@ export async function bouncePollCommand(flags: BounceFlags, io: Io): Promise<num
   }
   const stateDir = resolveStateDir(flags.stateDir, config);
   const { pollImap, pollSummary } = await import('../bounce/imap.js');
-  const store = openSqliteStore(stateDir);
-  const suppression = new SuppressionList(stateDir, config.bounces.suppression);
-  const unsub = await unsubscribeDep(config, stateDir);
+  const { deps, close } = await ingestDeps(config, stateDir);
   try {
-    const b = config.bounces;
-    const verp = b.address ? { address: b.address, secret: loadVerpSecret(b.secretFile ?? join(stateDir, 'bounce.key')) } : undefined;
-    const result = await pollImap(imap, { store, suppression, ...(verp ? { verp } : {}), ...unsub.dep, log: fileMailLog(stateDir) });
+    const result = await pollImap(imap, deps);
     if (flags.json) io.stdout(`${JSON.stringify(result)}\n`);
     else io.stdout(`${pollSummary(result).join('\n')}\n`);
     return result.left > 0 ? EXIT.TEMPFAIL : EXIT.OK;
   } finally {
-    store.close();
-    suppression.close();
-    await unsub.close();
+    await close();
   }
 }
 

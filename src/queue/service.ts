@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { SendwellError } from '../errors.js';
 import { SuppressionList } from '../bounce/suppression.js';
 import { loadVerpSecret, verpAddress, type Verp } from '../bounce/verp.js';
+import { alertDue, alertMail, alertText } from '../bounce/alert.js';
 import { classify } from '../bounce/classify.js';
 import { relayOptionsFromConfig, type ResolvedConfig } from '../config/resolve.js';
 import type { RelayOptions } from '../transport/index.js';
@@ -194,15 +195,14 @@ export class QueueService {
    */
   private alertOperator(row: RecipientRow, rule: string, reply: string): void {
     const now = this.clock();
-    const [{ waitMs }] = this.store.takeTokens([[{ key: `alert:${rule}`, capacity: 1, refillPerMs: 1 / 3_600_000 }]], now);
-    if (waitMs > 0) return;
-    const text = `mail to <${row.address}> was refused because of our own setup (${rule}): ${reply}. Check the relay, SPF/DKIM/DMARC and block lists; the recipient is not suppressed.`;
+    if (!alertDue(this.store, rule, now)) return;
+    const text = alertText(row.address, rule, reply);
     this.log.write({ event: 'notice', time: now, queueId: row.queueId, level: 'warning', text: `OPERATOR: ${text}` });
     const op = this.opts.operator;
     if (!op) return;
     const p = (async () => {
       const { composeMail } = await import('../message/compose.js');
-      const m = await composeMail({ from: op.from, to: op.to, subject: `sendwell: mail refused because of our own setup (${rule})`, text: `${text}\n\nQueue ID: ${row.queueId}\n\nThis alert is sent at most once an hour per cause; \`sendwell log\` has every refusal.\n` });
+      const m = await composeMail({ from: op.from, to: op.to, ...alertMail(rule, text, [`Queue ID: ${row.queueId}`]) });
       this.submit({ raw: m.raw, messageId: m.messageId, envelopeFrom: m.envelope.from, recipients: m.envelope.to, submitter: 'sendwell:alerts' });
       this.workerInstance?.wake();
     })().catch((err: unknown) => this.log.write({ event: 'notice', time: now, level: 'warning', text: `operator alert mail not queued: ${(err as Error).message}` }));
