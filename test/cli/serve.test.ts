@@ -3,7 +3,7 @@
  * SMTP and HTTP clients, delivery through the queue to a real SMTP server.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -147,8 +147,10 @@ describe('sendwell serve', () => {
     const sent = await run(['send', '--config', cfg, '--state-dir', state, '--from', 'Jane Doe <jane@example.test>', '--to', 'bob@example.test', '--subject', 'via the daemon', '--text', 'hi']);
     assert.equal(sent.code, 0, sent.stderr);
     assert.match(sent.stdout, /^queued as ([0-9A-Za-z]{14}): <[^>]+>: handed to sendwell serve, which delivers it$/m);
-    // The same path for another local user, when the system has runuser and a `nobody` account.
-    const asNobody = await new Promise<{ code: number | null; out: string }>((resolve) => {
+    // The same path for another local user, when the system has runuser and a `nobody` account
+    // who can read this checkout (a clone in a 0700 directory such as mktemp -d's is out of reach).
+    const reachable = spawnSync('runuser', ['-u', 'nobody', '--', process.execPath, '-e', `require('fs').accessSync(${JSON.stringify(BIN)})`]).status === 0;
+    const asNobody = !reachable ? { code: -1, out: 'nobody cannot run this checkout' } : await new Promise<{ code: number | null; out: string }>((resolve) => {
       const c = spawn('runuser', ['-u', 'nobody', '--', process.execPath, BIN, 'sendmail', '-t', '-i'], { env: { PATH: process.env.PATH ?? '', SENDWELL_STATE_DIR: state, SENDWELL_CONFIG: cfg }, stdio: ['pipe', 'pipe', 'pipe'] });
       let out = '';
       c.stdout.on('data', (d) => (out += d));
