@@ -19,13 +19,14 @@ export interface QueueFlags {
   all?: boolean;
 }
 
-export function openService(flags: QueueFlags, extra: { logStderr?: boolean; concurrency?: number } = {}): { service: QueueService; config: ResolvedConfig } {
+export function openService(flags: QueueFlags, extra: { logStderr?: boolean; concurrency?: number; backlogThread?: boolean } = {}): { service: QueueService; config: ResolvedConfig } {
   const config = loadConfig(flags.config ? { path: flags.config } : {});
   const stateDir = resolveStateDir(flags.stateDir, config);
   const service = QueueService.fromConfig(config, stateDir, {
     ...(flags.relay ? { relay: { ...relayOptionsFromConfig(config), url: flags.relay } } : {}),
     ...(extra.concurrency ? { concurrency: extra.concurrency } : {}),
     ...(extra.logStderr !== undefined ? { logStderr: extra.logStderr } : {}),
+    ...(extra.backlogThread ? { backlogThread: true } : {}),
   });
   return { service, config };
 }
@@ -92,7 +93,7 @@ export async function queueCommand(action: string | undefined, ids: string[], fl
 }
 
 export async function flushCommand(flags: QueueFlags, io: Io): Promise<number> {
-  const { service } = openService(flags);
+  const { service } = openService(flags, { backlogThread: true });
   try {
     service.worker.recover();
     const r = await service.worker.drain();
@@ -111,7 +112,7 @@ export async function workerCommand(flags: QueueFlags & { concurrency?: string }
   if (concurrency !== undefined && (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 100)) {
     throw new SendwellError('EUSAGE', `--concurrency ${flags.concurrency} is not a number from 1 to 100`, { hint: 'e.g. --concurrency 8' });
   }
-  const { service } = openService(flags, { logStderr: true, ...(concurrency ? { concurrency } : {}) });
+  const { service } = openService(flags, { logStderr: true, backlogThread: true, ...(concurrency ? { concurrency } : {}) });
   const stop = new AbortController();
   const onSignal = () => stop.abort();
   process.once('SIGINT', onSignal);

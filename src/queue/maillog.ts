@@ -68,7 +68,10 @@ export function formatEvent(e: LogEvent): string {
 }
 
 /** The full line as written to mail.log. */
-export function formatLine(e: LogEvent, host = hostname().split('.')[0], pid = process.pid, program = 'sendwell/qmgr'): string {
+// Read once, as syslog does: os.hostname() is a system call, and the worker writes a line per attempt.
+let shortHost: string | undefined;
+
+export function formatLine(e: LogEvent, host = (shortHost ??= hostname().split('.')[0]!), pid = process.pid, program = 'sendwell/qmgr'): string {
   const prog = e.event === 'attempt' ? 'sendwell/smtp' : program;
   return `${syslogTime(e.time)} ${host} ${prog}[${pid}]: ${formatEvent(e)}`;
 }

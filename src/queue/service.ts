@@ -23,6 +23,7 @@ import { DEFAULT_BULK_DETECTION, DEFAULT_FLOOD, errorFromData, FLOOD_REASON_PREF
 import type { SubmitThread } from './submit-client.js';
 import type { ThreadInit } from './submit-thread.js';
 import { Worker } from './worker.js';
+import { threadIo } from './delivery-io.js';
 
 export { BULK_REASON_PREFIX, DEFAULT_BULK_DETECTION, DEFAULT_FLOOD, FLOOD_REASON_PREFIX, type BulkDetection, type FloodOptions, type Submission, type SubmitResult } from './submit-core.js';
 
@@ -49,6 +50,12 @@ export interface QueueServiceOptions {
   operator?: { to: string; from: string };
   /** Bulk detection (R1): the same content to more than `recipients` addresses within `windowMs`, not sent to a list, is held. 0: off. */
   bulk?: BulkDetection;
+  /**
+   * A worker that meets a backlog moves its claims and commits to a thread of
+   * its own (`sendwell flush`, `sendwell worker`), so SQLite and SMTP use two
+   * cores. Off for one-off sends: starting the thread costs more than it saves.
+   */
+  backlogThread?: boolean;
 }
 
 /** Hash of subject and bodies, independent of Date, Message-ID and MIME boundaries. */
@@ -146,6 +153,7 @@ export class QueueService {
       ...(this.opts.suppression ? { onRefused: (row: RecipientRow, outcome: Outcome) => this.refused(row, outcome) } : {}),
       // Outcome commits wait for the submission thread's commit in flight, if any.
       writeGate: (commit: () => void) => (this.thread ? this.thread.whenIdle(commit) : commit()),
+      ...(this.opts.backlogThread ? { backlogIo: () => threadIo(this.stateDir) } : {}),
     });
     return this.workerInstance;
   }

@@ -94,6 +94,15 @@ export interface EnqueueResult {
   existing: boolean;
 }
 
+export interface DeliveryInfo {
+  envelopeFrom: string;
+  createdAt: number;
+  submitter: string;
+  /** Null when purged, or (bodyLater) not read yet because it is large. */
+  raw: Buffer | null;
+  bodyLater: boolean;
+}
+
 export interface ClaimOptions {
   owner: string;
   now: number;
@@ -135,8 +144,13 @@ export interface QueueStore {
   recipientById(id: number): RecipientRow | null;
   /** Messages with this Message-ID header (to match a bounce that quotes it). */
   findByMessageId(messageId: string): QueuedMessage[];
-  /** What a delivery attempt needs, in one read (hot path). */
-  forDelivery(queueId: string): { envelopeFrom: string; createdAt: number; submitter: string; raw: Buffer | null } | null;
+  /** What a delivery attempt needs, in one read. */
+  forDelivery(queueId: string): DeliveryInfo | null;
+  /**
+   * The same for a claimed round, in one read transaction (hot path); bodies
+   * larger than `maxBodyBytes` are left out (`bodyLater`) to bound memory.
+   */
+  forDeliveryMany(queueIds: string[], maxBodyBytes: number): Map<string, DeliveryInfo>;
   message(queueId: string): QueuedMessage | null;
   recipients(queueId: string): RecipientRow[];
   attempts(queueId: string): AttemptRow[];

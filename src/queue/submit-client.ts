@@ -7,20 +7,9 @@ import { SendwellError } from '../errors.js';
 import type { Decided, ErrorData, Submission } from './submit-core.js';
 import { errorFromData } from './submit-core.js';
 import type { GroupReply, ThreadInit } from './submit-thread.js';
+import { threadEntry } from './thread-entry.js';
 
 export type GroupResults = Array<{ ok: true; d: Decided } | { ok: false; e: ErrorData }>;
-
-/**
- * The thread's entry. Under tsx (tests, `node --import tsx`) this module is the
- * .ts source and so is the thread; Node 20 does not run `--import` in worker
- * threads, so a small entry registers tsx there first.
- */
-function threadEntry(): URL {
-  if (!import.meta.url.endsWith('.ts')) return new URL('./submit-thread.js', import.meta.url);
-  const tsx = import.meta.resolve('tsx/esm/api');
-  const thread = new URL('./submit-thread.ts', import.meta.url).href;
-  return new URL(`data:text/javascript,${encodeURIComponent(`const { register } = await import(${JSON.stringify(tsx)}); register(); await import(${JSON.stringify(thread)});`)}`);
-}
 
 export class SubmitThread {
   readonly ready: Promise<void>;
@@ -35,7 +24,7 @@ export class SubmitThread {
   constructor(init: ThreadInit, onDead: (why: string) => void) {
     // Referenced until it is ready (nothing else may keep the process alive yet),
     // then only while a group is in flight.
-    this.worker = new Worker(threadEntry(), { workerData: init });
+    this.worker = new Worker(threadEntry('submit-thread', import.meta.url), { workerData: init });
     let ready!: () => void;
     let failed!: (e: unknown) => void;
     this.ready = new Promise<void>((res, rej) => ((ready = res), (failed = rej)));

@@ -12,7 +12,9 @@ import { hostname } from 'node:os';
 import { SendwellError } from '../errors.js';
 import type { Transport } from '../transport/types.js';
 import { buildDsn } from './dsn.js';
-import { bucketsFor, type Limits } from './limits.js';
+import { type ClaimedMessage, type ClaimRound } from './claim-round.js';
+import { directIo, type DeliveryIo } from './delivery-io.js';
+import type { Limits } from './limits.js';
 import { writeEvents, type LogEvent, type MailLog } from './maillog.js';
 import { fromError, fromRecipient, isThrottle, type ClassifyContext } from './outcome.js';
 import { postfixSchedule, type Schedule } from './schedule.js';
@@ -74,6 +76,11 @@ export interface WorkerOptions {
   envelopeSender?: (row: RecipientRow, envelopeFrom: string) => string;
   /** A recipient failed for good at RCPT/DATA: the bounce handling classifies it like a returned bounce. */
   onRefused?: (row: RecipientRow, outcome: Outcome) => void;
+  /**
+   * For a backlog (a claim round comes back full), claims and commits move
+   * to this, typically a thread of their own (delivery-io.ts threadIo).
+   */
+  backlogIo?: () => DeliveryIo;
 }
 
 export interface DrainResult {
@@ -86,6 +93,13 @@ export interface DrainResult {
 }
 
 const ownerPrefix = () => `${hostname()}/`;
+
+interface PendingOutcome {
+  row: RecipientRow;
+  outcome: Outcome;
+  started: number;
+  createdAt?: number;
+}
 
 
 /** Counters since the worker started (for `/metrics`). */
@@ -109,6 +123,8 @@ export class Worker {
   private readonly slots: Transport[] = [];
   private pausedUntil = 0;
   private relayVerified = false;
+  private io: DeliveryIo;
+  private ioIsBacklog = false;
   private throttleMs = 0;
 
   constructor(opts: WorkerOptions) {
@@ -117,6 +133,23 @@ export class Worker {
     this.schedule = opts.schedule ?? postfixSchedule();
     this.clock = opts.clock ?? Date.now;
     this.owner = opts.owner ?? `${ownerPrefix()}${process.pid}`;
+    this.io = directIo(opts.store, opts.writeGate);
+  }
+
+  /** One claim round through the current I/O; logs what a rate limit deferred. */
+  private async claimRound(limit: number, queueId?: string): Promise<ClaimRound> {
+    const now = this.clock();
+    const round = await this.io.claim({ owner: this.owner, now, leaseMs: LEASE_MS, limit, limits: this.opts.limits ?? {}, ...(queueId !== undefined ? { queueId } : {}) });
+    if (round.limited.length) {
+      this.metrics.rateLimitWaits += round.limited.length;
+      this.recordCommitted(round.limited.map(({ row, outcome }) => ({ row, outcome, started: now })), round.limitedApplied, now);
+    }
+    if (queueId === undefined && round.claimed >= limit && !this.ioIsBacklog && this.opts.backlogIo) {
+      // A backlog: from now on the store work runs beside the event loop.
+      this.io = this.opts.backlogIo();
+      this.ioIsBacklog = true;
+    }
+    return round;
   }
 
   /**
@@ -138,22 +171,33 @@ export class Worker {
     const total: DrainResult = { attempted: 0, delivered: 0, deferred: 0, bounced: 0, nextDue: null };
     const concurrency = Math.max(1, this.opts.concurrency ?? 4);
     // Slots pull messages from a shared list that is refilled by claiming as it runs low:
-    // no slot waits for the slowest message of a round.
-    const queue: RecipientRow[][] = [];
+    // no slot waits for the slowest message of a round, and (with the I/O on its own
+    // thread) the next round is claimed while this one is still being sent.
+    const queue: ClaimedMessage[] = [];
+    const lowWater = concurrency * IN_FLIGHT_PER_CONNECTION;
     let exhausted = false;
-    const refill = () => {
-      if (exhausted || signal?.aborted || this.clock() < this.pausedUntil) {
+    let refillError: unknown;
+    let refilling: Promise<void> | undefined;
+    const claimMore = async (): Promise<void> => {
+      try {
+        if (exhausted || signal?.aborted || this.clock() < this.pausedUntil) {
+          exhausted = true;
+          return;
+        }
+        const round = await this.claimRound(concurrency * CLAIM_PER_SLOT);
+        if (round.claimed === 0) exhausted = true;
+        else queue.push(...round.messages);
+      } catch (err) {
+        refillError ??= err;
         exhausted = true;
-        return;
       }
-      const claimed = this.store.claim({ owner: this.owner, now: this.clock(), leaseMs: LEASE_MS, limit: concurrency * CLAIM_PER_SLOT });
-      if (claimed.length === 0) exhausted = true;
-      else queue.push(...this.admit(claimed));
     };
+    // One claim at a time; cleared only after it settled (claimMore may finish synchronously).
+    const refill = (): Promise<void> => (refilling ??= claimMore().finally(() => (refilling = undefined)));
     // Until the relay has answered once, probe it with one message: if it is down,
     // everything else is deferred without a connection each.
     if (!this.relayVerified) {
-      refill();
+      await refill();
       if (queue.length > 0) await this.deliverRows(0, queue.shift()!);
     }
     await Promise.all(
@@ -162,14 +206,14 @@ export class Worker {
         // transaction behind the current message's data (RFC 2920).
         const inflight = new Set<Promise<void>>();
         for (;;) {
-          if (queue.length === 0 && this.opts.writeGate && !exhausted) {
-            // Claiming writes too: not while the submission thread commits (see writeGate).
-            await new Promise<void>((resolve) => this.opts.writeGate!(resolve));
+          if (queue.length < lowWater && !exhausted) {
+            const r = refill();
+            if (queue.length === 0) await r;
           }
-          if (queue.length === 0) refill();
           const group = queue.shift();
           if (!group) {
-            if (exhausted) break;
+            if (exhausted && !refilling) break;
+            if (refilling) await refilling;
             continue; // everything claimed was rate limited; claim again
           }
           const p: Promise<void> = this.deliverRows(slot, group).finally(() => inflight.delete(p));
@@ -180,6 +224,7 @@ export class Worker {
       }),
     );
     await this.flush();
+    if (refillError !== undefined) throw refillError;
     if (this.opts.notify !== false && this.failedSinceNotify && this.sendNotifications().length > 0 && !signal?.aborted) {
       // Notices were queued: deliver them in the same run.
       const more = await this.drain(signal);
@@ -197,53 +242,13 @@ export class Worker {
   }
 
   /**
-   * Rate limits for a claimed round in one transaction: each recipient takes a
-   * token from every bucket it falls in, or is deferred until there is one.
-   * Returns the rest grouped by message.
-   */
-  private admit(rows: RecipientRow[]): RecipientRow[][] {
-    const now = this.clock();
-    const limits = this.opts.limits ?? {};
-    const submitters = new Map<string, string>();
-    const bucketSets = rows.map((r) => {
-      let submitter = submitters.get(r.queueId);
-      // Only the per-sender limit needs the submitter: skip the read otherwise.
-      if (submitter === undefined && limits.perSenderPerHour) {
-        submitter = this.store.message(r.queueId)?.submitter ?? 'unknown';
-        submitters.set(r.queueId, submitter);
-      }
-      return bucketsFor(limits, r.address, submitter ?? '');
-    });
-    const verdicts = this.store.takeTokens(bucketSets, now);
-    const groups = new Map<string, RecipientRow[]>();
-    rows.forEach((r, i) => {
-      const { waitMs, key } = verdicts[i]!;
-      if (waitMs === 0) {
-        groups.set(r.queueId, [...(groups.get(r.queueId) ?? []), r]);
-        return;
-      }
-      const label = bucketSets[i]!.find((b) => b.key === key)?.label ?? key;
-      this.metrics.rateLimitWaits++;
-      this.enqueueCompletion(r, {
-        kind: 'deferred',
-        countAttempt: false,
-        nextAttemptAt: now + waitMs,
-        reply: `rate limited by ${label}; next try in ${Math.ceil(waitMs / 1000)}s (R8)`,
-        relay: 'none',
-        dsn: '4.7.0',
-      }, now);
-    });
-    return [...groups.values()];
-  }
-
-  /**
    * The immediate attempt after submission: this message's due recipients only.
    * Returns the recipients' rows afterwards.
    */
   async deliverMessage(queueId: string): Promise<RecipientRow[]> {
     const attempt = async (id: string) => {
-      const rows = this.store.claim({ owner: this.owner, now: this.clock(), leaseMs: LEASE_MS, limit: 10_000, queueId: id });
-      for (const group of rows.length ? this.admit(rows) : []) await this.deliverRows(0, group);
+      const round = await this.claimRound(10_000, id);
+      for (const m of round.messages) await this.deliverRows(0, m);
       await this.flush();
     };
     await attempt(queueId);
@@ -298,6 +303,12 @@ export class Worker {
   async close(): Promise<void> {
     await Promise.all(this.slots.map((t) => t.close().catch(() => {})));
     this.slots.length = 0;
+    if (this.ioIsBacklog) {
+      const io = this.io;
+      this.io = directIo(this.store, this.opts.writeGate);
+      this.ioIsBacklog = false;
+      await io.close();
+    }
   }
 
   private transport(slot: number): Transport {
@@ -306,16 +317,17 @@ export class Worker {
   }
 
   /** With VERP each recipient is its own transaction (pipelined on the same connection). */
-  private deliverRows(slot: number, rows: RecipientRow[]): Promise<void> {
-    if (!this.opts.envelopeSender || rows.length === 1) return this.deliverGroup(slot, rows);
-    return Promise.all(rows.map((r) => this.deliverGroup(slot, [r]))).then(() => undefined);
+  private deliverRows(slot: number, m: ClaimedMessage): Promise<void> {
+    if (!this.opts.envelopeSender || m.rows.length === 1) return this.deliverGroup(slot, m, m.rows);
+    return Promise.all(m.rows.map((r) => this.deliverGroup(slot, m, [r]))).then(() => undefined);
   }
 
   /** Deliver one message to its claimed (and admitted) recipients; outcomes go to the commit buffer. */
-  private async deliverGroup(slot: number, rows: RecipientRow[]): Promise<void> {
-    const queueId = rows[0]!.queueId;
-    const message = this.store.forDelivery(queueId);
-    const raw = message?.raw;
+  private async deliverGroup(slot: number, claimed: ClaimedMessage, rows: RecipientRow[]): Promise<void> {
+    const queueId = claimed.queueId;
+    const message = claimed.message;
+    // A large body is read when its turn comes, not with the claim.
+    const raw = message?.bodyLater ? this.store.body(queueId) : message?.raw;
     const started = this.clock();
     const ctx = (r: RecipientRow): ClassifyContext => ({
       now: this.clock(),
@@ -332,7 +344,10 @@ export class Worker {
     // Relay known to be down, or we were told to slow down: defer without connecting.
     if (started < this.pausedUntil) return defer(this.pauseReason, this.pausedUntil);
 
-    const heartbeat = setInterval(() => this.store.heartbeat(this.owner, this.clock() + LEASE_MS, rows.map((r) => r.id)), HEARTBEAT_MS);
+    const ids = rows.map((r) => r.id);
+    // Claimed a while ago (a slow relay works through a round): renew the lease before sending.
+    if (started - claimed.claimedAt > LEASE_MS / 2) this.store.heartbeat(this.owner, started + LEASE_MS, ids);
+    const heartbeat = setInterval(() => this.store.heartbeat(this.owner, this.clock() + LEASE_MS, ids), HEARTBEAT_MS);
     try {
       // ENVID = the queue ID, so a DSN from further down the line names the message (RFC 3461).
       const from = this.opts.envelopeSender && message.envelopeFrom !== '' ? this.opts.envelopeSender(rows[0]!, message.envelopeFrom) : message.envelopeFrom;
@@ -361,42 +376,42 @@ export class Worker {
   }
 
   /**
-   * Group commit: outcomes that finish in the same event-loop turn share one
-   * transaction (one fsync). The window is a single turn, so a crash re-sends
-   * at most what was in flight, as with a commit per message.
+   * Group commit: outcomes that finish within GROUP_COMMIT_MS share one
+   * transaction. The window is short, so a crash re-sends at most what was in
+   * flight, as with a commit per message. Log lines and counters follow the
+   * commit, so the log never shows an outcome the queue does not have.
    */
-  private pending: Array<{ row: RecipientRow; outcome: Outcome; started: number; createdAt?: number }> = [];
+  private pending: PendingOutcome[] = [];
   commits = 0;
-  private flushing: Promise<void> | undefined;
+  private timer: Promise<void> | undefined;
+  private readonly commitsInFlight = new Set<Promise<void>>();
   private counts = { delivered: 0, deferred: 0, bounced: 0 };
   /** A recipient failed for good since the last look for needed notices (late bounces are found at startup). */
   private failedSinceNotify = true;
 
   private enqueueCompletion(row: RecipientRow, outcome: Outcome, started: number, createdAt?: number): void {
     this.pending.push({ row, outcome, started, ...(createdAt !== undefined ? { createdAt } : {}) });
-    this.flushing ??= new Promise<void>((resolve) =>
+    this.timer ??= new Promise<void>((resolve) =>
       setTimeout(() => {
-        const commit = () => {
-          this.flushing = undefined;
-          try {
-            this.commitPending();
-          } catch (err) {
-            // Not recorded: the leases expire and the rows are retried (a possible duplicate, never a loss).
-            this.commitError ??= err;
-          }
-          resolve();
-        };
-        if (this.opts.writeGate) this.opts.writeGate(commit);
-        else commit();
+        this.timer = undefined;
+        this.commitPending();
+        resolve();
       }, GROUP_COMMIT_MS),
     );
   }
 
   private commitError: unknown;
 
+  /** Wait until every outcome so far is committed (or failed). */
   private async flush(): Promise<void> {
-    while (this.flushing) await this.flushing;
-    if (this.pending.length) this.commitPending();
+    while (this.timer || this.commitsInFlight.size > 0) {
+      if (this.timer) await this.timer;
+      await Promise.all(this.commitsInFlight);
+    }
+    if (this.pending.length) {
+      this.commitPending();
+      await Promise.all(this.commitsInFlight);
+    }
     if (this.commitError !== undefined) {
       const err = this.commitError;
       this.commitError = undefined;
@@ -409,12 +424,28 @@ export class Worker {
     this.pending = [];
     if (batch.length === 0) return;
     const now = this.clock();
-    const applied = this.store.complete(
-      this.owner,
-      now,
-      batch.map((b) => ({ recipientId: b.row.id, outcome: b.outcome, queueId: b.row.queueId, ...(b.createdAt !== undefined ? { createdAt: b.createdAt } : {}) })),
-    );
-    this.commits++;
+    const p = this.io
+      .complete(
+        this.owner,
+        now,
+        batch.map((b) => ({ recipientId: b.row.id, outcome: b.outcome, queueId: b.row.queueId, ...(b.createdAt !== undefined ? { createdAt: b.createdAt } : {}) })),
+      )
+      .then(
+        (applied) => {
+          this.commits++;
+          this.recordCommitted(batch, applied, now);
+        },
+        (err: unknown) => {
+          // Not recorded: the leases expire and the rows are retried (a possible duplicate, never a loss).
+          this.commitError ??= err;
+        },
+      )
+      .finally(() => this.commitsInFlight.delete(p));
+    this.commitsInFlight.add(p);
+  }
+
+  /** After a commit: counters, refusal handling, and the group's log lines in one write per log file. */
+  private recordCommitted(batch: PendingOutcome[], applied: number, now: number): void {
     const events: LogEvent[] = [];
     for (const { row, outcome, started, createdAt } of batch) {
       this.metrics.attempts++;
@@ -448,7 +479,6 @@ export class Worker {
     if (applied < batch.length) {
       events.push({ event: 'notice', time: now, level: 'warning', text: `${batch.length - applied} outcome(s) not recorded: the lease was lost to another worker` });
     }
-    // The group's lines in one write per log file.
     writeEvents(this.opts.log, events);
   }
 

@@ -1,5 +1,5 @@
 import type { Database } from 'better-sqlite3';
-import type { AttemptRow, QueuedMessage, RecipientRow } from '../store.js';
+import type { AttemptRow, DeliveryInfo, QueuedMessage, RecipientRow } from '../store.js';
 import { RECIPIENT_STATES, type RecipientState } from '../states.js';
 import {
   MESSAGE_COLUMNS,
@@ -14,9 +14,26 @@ import {
 
 export function readOps(db: Database) {
   const body = db.prepare<[string], { raw: Buffer | null }>('SELECT raw FROM message WHERE id = ?');
-  const delivery = db.prepare<[string], { envelope_from: string; created_at: number; submitter: string; raw: Buffer | null }>(
-    'SELECT envelope_from, created_at, submitter, raw FROM message WHERE id = ?',
+  // The body only up to a size: a claimed round's bodies are read ahead, and large ones when their turn comes.
+  const delivery = db.prepare<[number, string], { envelope_from: string; created_at: number; submitter: string; size: number; raw: Buffer | null }>(
+    'SELECT envelope_from, created_at, submitter, size, CASE WHEN size <= ? THEN raw END AS raw FROM message WHERE id = ?',
   );
+  const toDelivery = (m: { envelope_from: string; created_at: number; submitter: string; size: number; raw: Buffer | null }, maxBody: number): DeliveryInfo => ({
+    envelopeFrom: m.envelope_from,
+    createdAt: m.created_at,
+    submitter: m.submitter,
+    raw: m.raw,
+    bodyLater: m.raw === null && m.size > maxBody,
+  });
+  // One read transaction for the lot: each statement on its own would take (and drop) the WAL read lock.
+  const deliveryMany = db.transaction((ids: string[], maxBody: number) => {
+    const out = new Map<string, DeliveryInfo>();
+    for (const id of ids) {
+      const m = delivery.get(maxBody, id);
+      if (m) out.set(id, toDelivery(m, maxBody));
+    }
+    return out;
+  });
   const message = db.prepare<[string], MessageDbRow>(`SELECT ${MESSAGE_COLUMNS} FROM message WHERE id = ?`);
   const recipients = db.prepare<[string], RecipientDbRow>(`SELECT ${RECIPIENT_COLUMNS} FROM recipient WHERE queue_id = ? ORDER BY id`);
   const attempts = db.prepare<[string], AttemptDbRow>(
@@ -45,10 +62,11 @@ export function readOps(db: Database) {
   const nextDue = db.prepare<[], { t: number | null }>(`SELECT MIN(next_attempt_at) AS t FROM recipient WHERE state IN ('queued','deferred')`);
   return {
     body: (id: string): Buffer | null => body.get(id)?.raw ?? null,
-    forDelivery: (id: string) => {
-      const m = delivery.get(id);
-      return m ? { envelopeFrom: m.envelope_from, createdAt: m.created_at, submitter: m.submitter, raw: m.raw } : null;
+    forDelivery: (id: string): DeliveryInfo | null => {
+      const m = delivery.get(Number.MAX_SAFE_INTEGER, id);
+      return m ? toDelivery(m, Number.MAX_SAFE_INTEGER) : null;
     },
+    forDeliveryMany: (ids: string[], maxBodyBytes: number): Map<string, DeliveryInfo> => deliveryMany.deferred(ids, maxBodyBytes),
     message: (id: string): QueuedMessage | null => {
       const m = message.get(id);
       return m ? toMessage(m) : null;

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { dotStuff, dotUnstuff, has8bit } from './dotstuff.js';
+import { dotStuff, dotStuffBytewise, dotUnstuff, has8bit } from './dotstuff.js';
 import { QUEUE_ID_PATTERNS, parseQueueId } from './queue-id.js';
 import { xtextDecode, xtextEncode } from './xtext.js';
 
@@ -53,9 +53,20 @@ describe('dot-stuffing', () => {
       { numRuns: 500 },
     );
   });
+  it('property: the fast path for CRLF text gives the same bytes as the byte-by-byte one', () => {
+    fc.assert(
+      fc.property(fc.array(fc.constantFrom('a', '.', '\r\n', '\r\n.', 'é', ' ', '\n', '\r'), { maxLength: 40 }), (parts) => {
+        const input = Buffer.from(parts.join(''), 'utf8');
+        assert.deepEqual(dotStuff(input), dotStuffBytewise(input));
+      }),
+      { numRuns: 2000 },
+    );
+  });
   it('has8bit', () => {
     assert.equal(has8bit(Buffer.from('plain')), false);
     assert.equal(has8bit(Buffer.from('grüß')), true);
+    assert.equal(has8bit(Buffer.from([0x41, 0x80])), true);
+    assert.equal(has8bit(Buffer.alloc(0)), false);
   });
 });
 
