@@ -25,7 +25,8 @@ async function ingestDeps(config: ResolvedConfig, stateDir: string): Promise<{ d
   const b = config.bounces;
   const store = openSqliteStore(stateDir);
   const suppression = new SuppressionList(stateDir, b.suppression);
-  const deps: IngestDeps = { store, suppression, log: fileMailLog(stateDir) };
+  const log = fileMailLog(stateDir, config.logSyslog ? { syslog: config.logSyslog } : {});
+  const deps: IngestDeps = { store, suppression, log };
   let mailer: import('../mailer.js').Mailer | undefined;
   let consent: import('../consent/service.js').ConsentService | undefined;
   const close = async () => {
@@ -33,6 +34,7 @@ async function ingestDeps(config: ResolvedConfig, stateDir: string): Promise<{ d
     suppression.close();
     consent?.close();
     await mailer?.close();
+    await log.close?.();
   };
   try {
     if (b.address) deps.verp = { address: b.address, secret: loadVerpSecret(b.secretFile ?? join(stateDir, 'bounce.key')) };

@@ -49,7 +49,7 @@ export const DEFAULTS = {
     per_sender_per_hour: 1000,
     flood: { messages: 500, window: '5m', duplicate_window: '1h' },
   },
-  log: { stderr: false },
+  log: { stderr: false, syslog: false, syslog_facility: 'mail', syslog_tag: 'sendwell' },
   bounces: {
     verp: true,
     suppression_scope: 'domain',

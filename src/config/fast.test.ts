@@ -97,6 +97,10 @@ honeypot = "homepage"
 pow_max_number = 20000
 [log]
 stderr = true
+syslog = true
+syslog_facility = "local3"
+syslog_tag = "sendwell-web"
+syslog_server = "udp://[2001:db8::1]:514"
 [aliases]
 root = "admin@example.org"
 postmaster = ["root", "ops@example.org"]
@@ -148,6 +152,7 @@ describe('fast config check', () => {
     assert.equal(f.forms.contact?.receipt, false);
     assert.equal(f.forms.contact?.honeypot, 'website');
     assert.equal(f.forms.news?.min_fill_time, '3s');
+    assert.deepEqual(fastValidate(withDefaults({}))!.log, { stderr: false, syslog: false, syslog_facility: 'mail', syslog_tag: 'sendwell' });
   });
 
   it('agrees with zod on files with a changed, added or removed key', () => {
@@ -165,6 +170,8 @@ describe('fast config check', () => {
         'root', 'www-data', 'a@b', 'admin@example.org', '|cmd', '/file', 'example.org', 'localhost:25', '127.0.0.1:2525', '[::1]:25',
         '10.0.0.0/8', '192.0.2.1', 'https://x.example.org/p', 'http://127.0.0.1:11333', 'imaps://u@h', 'R2', 'R2.noreply-sender', 'R9.nope',
         'newsletter', 'Newsletter', 'x'.repeat(9), 'x'.repeat(10), 'mail2026', 'a_b', 'A',
+        'mail', 'local7', 'local8', 'kern', 'sendwell/smtp', '-t', 'x'.repeat(33), 'udp://loghost.example.org:514', 'tcp://127.0.0.1', 'tcp://[::1]:6514',
+        'udp://-x', 'unix:/dev/log', 'unix:dev/log', 'syslog://h',
         0, -0, 1, 2, 5.5, -1, 100, 101, 2 ** 53, 1e21, Number.NaN, Number.POSITIVE_INFINITY,
         true, false, [], ['x'], ['127.0.0.1:1'], ['FAILURE', 'DELAY'], ['name'], {}, { a: 1 }, new Date(0),
       ),
@@ -175,7 +182,7 @@ describe('fast config check', () => {
     const edit = fc.record({
       path: fc.constantFrom(...paths),
       op: fc.constantFrom('set', 'set', 'set', 'add', 'delete'),
-      key: fc.constantFrom('x', 'url', 'reason', 'root', 'newsletter', 'folder', 'sign', 'receipt', '__x'),
+      key: fc.constantFrom('x', 'url', 'reason', 'root', 'newsletter', 'folder', 'sign', 'receipt', 'syslog_server', '__x'),
       value: values,
     });
     const seen = { valid: 0, invalid: 0 };

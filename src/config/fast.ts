@@ -27,6 +27,9 @@ import {
   RSPAMD,
   SIMPLE_ADDRESS,
   SPAMD,
+  SYSLOG_FACILITIES,
+  SYSLOG_SERVER,
+  SYSLOG_TAG,
 } from './patterns.js';
 import { parseDuration, parseSize } from './units.js';
 
@@ -286,7 +289,13 @@ const config = object({
     }),
   ),
   forms: record((k) => LIST_NAME.test(k), form),
-  log: object({ stderr: boolean }),
+  log: object({
+    stderr: boolean,
+    syslog: boolean,
+    syslog_facility: oneOf(...SYSLOG_FACILITIES),
+    syslog_tag: string(0, SYSLOG_TAG),
+    syslog_server: opt(string(0, SYSLOG_SERVER)),
+  }),
   aliases: record((k) => LOCAL_NAME.test(k), either(aliasTarget, array(aliasTarget, 1))),
   sendmail: object({ append_domain: opt(string(0, DOMAIN_NAME)), max_hops: int(1, 100) }),
   spam: object({

@@ -10,6 +10,7 @@ import { SendwellError } from '../errors.js';
 import type { PolicyOptions } from '../policy/types.js';
 import type { SpamOptions } from '../policy/spam/preflight.js';
 import type { Limits } from '../queue/limits.js';
+import type { SyslogOptions } from '../queue/syslog.js';
 import type { SuppressionPolicy } from '../bounce/suppression.js';
 import { parseImapUrl, type ImapSettings } from '../bounce/imap-url.js';
 import type { PasswordSource } from '../transport/secrets.js';
@@ -57,6 +58,8 @@ export interface ResolvedConfig {
   limits: Limits;
   flood: { messages: number; windowMs: number; duplicateWindowMs: number };
   logStderr: boolean;
+  /** `[log] syslog = true`: the mail log also goes to syslog. */
+  logSyslog?: SyslogOptions;
   /** The config names a relay (`sendwell serve` captures mail instead when it does not). */
   relayConfigured: boolean;
   /** `sendwell serve`: the local SMTP relay. */
@@ -304,6 +307,7 @@ export function resolveConfig(file: ConfigFile, source: string | null): Resolved
     ...(b.imap ? { imap: imapSettings(b.imap, source) } : {}),
   };
   const out: ResolvedConfig = { source, file, relay, sender, policy, dsn, queue, limits, flood, logStderr: file.log.stderr, aliases, sendmail, relayConfigured: false, smtp, http, bounces, lists, bulk, forms: file.forms, ...(dkim ? { dkim } : {}) };
+  if (file.log.syslog) out.logSyslog = { facility: file.log.syslog_facility, tag: file.log.syslog_tag, ...(file.log.syslog_server ? { server: file.log.syslog_server } : {}) };
   if (file.state_dir) out.stateDir = source ? resolve(dirname(source), file.state_dir) : file.state_dir;
   if (file.spam) out.spam = { threshold: file.spam.threshold, action: file.spam.action, ...(file.spam.spamd ? { spamd: file.spam.spamd } : {}), ...(file.spam.rspamd ? { rspamd: file.spam.rspamd } : {}) };
   return out;

@@ -21,6 +21,9 @@ import {
   RSPAMD,
   SIMPLE_ADDRESS,
   SPAMD,
+  SYSLOG_FACILITIES,
+  SYSLOG_SERVER,
+  SYSLOG_TAG,
 } from './patterns.js';
 import { DEFAULTS, SECRET_KEYS } from './defaults.js';
 
@@ -235,6 +238,14 @@ export const configSchema = z
       .object({
         /** Also write mail-log lines to stderr. */
         stderr: z.boolean(),
+        /** Also send mail-log lines to syslog (through logger(1)), so /var/log/mail.log shows sendwell next to the MTA (T2). */
+        syslog: z.boolean(),
+        /** The syslog facility: "mail" puts the lines where the MTA's are. */
+        syslog_facility: z.enum(SYSLOG_FACILITIES),
+        /** The syslog tag (program name) of the lines: `sendwell[PID]: …`. */
+        syslog_tag: z.string().regex(SYSLOG_TAG, 'is not a syslog tag: up to 32 letters, digits and "._/-", e.g. "sendwell"'),
+        /** Where syslog lines go instead of the local syslog (/dev/log): "udp://host:514", "tcp://host:514" or "unix:/path". */
+        syslog_server: z.string().regex(SYSLOG_SERVER, 'is not a syslog server; write e.g. "udp://loghost.example.org:514", "tcp://[2001:db8::1]:514" or "unix:/dev/log"').optional(),
       })
       .strict(),
     /** Local recipients of the sendmail drop-in: `root = "admin@example.org"`, or a list; a target may name another alias. */

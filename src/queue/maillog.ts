@@ -1,7 +1,8 @@
 /**
  * The mail log (T2, T3): one line per event in Postfix's mail.log shape, so
  * `grep QUEUEID`, pflogsumm-style tools and habits carry over, plus the same
- * event as JSON. Both files live in the state directory.
+ * event as JSON. Both files live in the state directory; with `[log] syslog
+ * = true` the lines go to syslog's mail facility as well (syslog.ts).
  *
  *   Dec  4 17:00:01 host sendwell/smtp[4242]: 0Bc9xK2mPq7RtZ: to=<bob@example.org>, relay=smtp://127.0.0.1:25,
  *     delay=0.42, delays=0.01/0/0/0.41, dsn=2.0.0, status=sent (250 2.0.0 Ok: queued as 4XkQ1)
@@ -9,6 +10,7 @@
 import { closeSync, existsSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { SEVERITY, syslogSink, type Severity, type SyslogOptions } from './syslog.js';
 
 export const LOG_FILE = 'mail.log';
 export const JSON_LOG_FILE = 'mail.log.jsonl';
@@ -72,15 +74,26 @@ export function formatEvent(e: LogEvent): string {
 let shortHost: string | undefined;
 
 export function formatLine(e: LogEvent, host = (shortHost ??= hostname().split('.')[0]!), pid = process.pid, program = 'sendwell/qmgr'): string {
+  return linePrefix(e, host, pid, program) + formatEvent(e);
+}
+
+/** mail.log's prefix of a line: time, host, program and PID, as syslog writes them. */
+function linePrefix(e: LogEvent, host: string | undefined, pid: number, program: string): string {
   const prog = e.event === 'attempt' ? 'sendwell/smtp' : program;
-  return `${syslogTime(e.time)} ${host} ${prog}[${pid}]: ${formatEvent(e)}`;
+  return `${syslogTime(e.time)} ${host} ${prog}[${pid}]: `;
+}
+
+/** The syslog severity of an event: warnings as warning, the rest (deliveries too) as info, as Postfix logs them. */
+export function severityOf(e: LogEvent): Severity {
+  return e.event === 'notice' && e.level === 'warning' ? SEVERITY.warning : SEVERITY.info;
 }
 
 export interface MailLog {
   write(e: LogEvent): void;
   /** Several events at once (a group commit's): one write per file where possible. */
   writeMany?(events: LogEvent[]): void;
-  close?(): void;
+  /** Closes the files; with syslog, resolves when logger has sent the last lines. */
+  close?(): void | Promise<void>;
 }
 
 /** Write events through `writeMany` when the log has it. */
@@ -90,33 +103,48 @@ export function writeEvents(log: MailLog, events: LogEvent[]): void {
   else for (const e of events) log.write(e);
 }
 
+export interface FileMailLogOptions {
+  /** Also print the lines on stderr. */
+  stderr?: boolean;
+  /** Also send them to syslog (`[log] syslog = true`), without the time and host: syslog adds its own. */
+  syslog?: SyslogOptions;
+}
+
 /**
  * Appends to mail.log and mail.log.jsonl. Each event is one write(2) with
- * O_APPEND, so lines from several processes do not interleave.
+ * O_APPEND, so lines from several processes do not interleave. With
+ * `syslog`, the same lines go to logger(1) too (one write per call).
  */
-export function fileMailLog(stateDir: string, opts: { stderr?: boolean } = {}): MailLog {
+export function fileMailLog(stateDir: string, opts: FileMailLogOptions = {}): MailLog {
   // Opened once (O_APPEND), not per line: the worker writes several lines per message.
   let fds: [number, number] | undefined;
   const open = (): [number, number] => (fds ??= [openSync(join(stateDir, LOG_FILE), 'a', 0o640), openSync(join(stateDir, JSON_LOG_FILE), 'a', 0o640)]);
+  const syslog = opts.syslog ? syslogSink(opts.syslog) : undefined;
+  const host = hostname().split('.')[0];
   return {
     write(e) {
-      const line = formatLine(e);
+      const t = formatEvent(e);
+      const line = linePrefix(e, host, process.pid, 'sendwell/qmgr') + t;
       const [text, json] = open();
       writeSync(text, `${line}\n`);
       writeSync(json, `${JSON.stringify(e)}\n`);
       if (opts.stderr) process.stderr.write(`${line}\n`);
+      if (syslog) syslog.write(syslog.line(severityOf(e), t));
     },
     writeMany(events) {
       // Whole lines in one O_APPEND write each: still never interleaved with other processes'.
-      const lines = events.map((e) => `${formatLine(e)}\n`).join('');
+      const texts = events.map(formatEvent);
+      const lines = events.map((e, i) => `${linePrefix(e, host, process.pid, 'sendwell/qmgr')}${texts[i]}\n`).join('');
       const [text, json] = open();
       writeSync(text, lines);
       writeSync(json, events.map((e) => `${JSON.stringify(e)}\n`).join(''));
       if (opts.stderr) process.stderr.write(lines);
+      if (syslog) syslog.write(events.map((e, i) => syslog.line(severityOf(e), texts[i]!)).join(''));
     },
     close() {
       if (fds) for (const fd of fds) closeSync(fd);
       fds = undefined;
+      return syslog?.close();
     },
   };
 }

@@ -16,6 +16,7 @@ import { redactUrl } from '../transport/url.js';
 import type { Envelope, RelayInfo, Transport, TransportResult } from '../transport/types.js';
 import { DEFAULT_LIMITS, type Limits } from './limits.js';
 import { fileMailLog, writeEvents, type MailLog } from './maillog.js';
+import type { SyslogOptions } from './syslog.js';
 import { postfixSchedule, tableSchedule, type Schedule } from './schedule.js';
 import { openDatabase, openSqliteStore } from './sqlite/index.js';
 import type { NewMessage, Outcome, QueueStore, RecipientRow } from './store.js';
@@ -40,6 +41,8 @@ export interface QueueServiceOptions {
   flood?: FloodOptions;
   clock?: () => number;
   logStderr?: boolean;
+  /** Also send the mail log to syslog (`[log] syslog = true`). */
+  logSyslog?: SyslogOptions;
   log?: MailLog;
   retentionMs?: number;
   /** Recipients on this list are not sent to (state `suppressed`, with the reason). */
@@ -118,6 +121,7 @@ export class QueueService {
       limits: config.limits,
       flood: config.flood,
       logStderr: config.logStderr,
+      ...(config.logSyslog ? { logSyslog: config.logSyslog } : {}),
       retentionMs: config.queue.retentionMs,
       bulk: { recipients: config.bulk.detectRecipients, windowMs: config.bulk.detectWindowMs },
       ...(b.operator && config.sender.from ? { operator: { to: b.operator, from: config.sender.from } } : {}),
@@ -130,7 +134,7 @@ export class QueueService {
     this.stateDir = opts.stateDir;
     this.clock = opts.clock ?? Date.now;
     this.store = opts.store ?? openSqliteStore(opts.stateDir);
-    this.log = opts.log ?? fileMailLog(opts.stateDir, { stderr: opts.logStderr ?? false });
+    this.log = opts.log ?? fileMailLog(opts.stateDir, { stderr: opts.logStderr ?? false, ...(opts.logSyslog ? { syslog: opts.logSyslog } : {}) });
   }
 
   /** The relay as logs name it (credentials never appear). */
@@ -341,6 +345,7 @@ export class QueueService {
     await this.workerInstance?.close();
     this.store.close();
     this.opts.suppression?.close();
-    this.log.close?.();
+    // Last: the lines written while closing reach syslog too.
+    await this.log.close?.();
   }
 }
