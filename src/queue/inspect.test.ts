@@ -15,7 +15,7 @@ function golden(name: string, text: string): void {
   assert.equal(text, readFileSync(file, 'utf8'), `${name} differs (UPDATE_GOLDEN=1 to rewrite after review)`);
 }
 
-const message: QueuedMessage = { id: '204Z57kPnYQ6WY', messageId: '<a1@example.test>', envelopeFrom: 'jane@example.test', size: 2311, createdAt: T0, submitter: 'user:jane', idempotencyKey: null, hasBody: true, dsnSent: false, list: null };
+const message: QueuedMessage = { id: '204Z57kPnYQ6WY', messageId: '<a1@example.test>', envelopeFrom: 'jane@example.test', size: 2311, createdAt: T0, submitter: 'user:jane', idempotencyKey: null, hasBody: true, dsnSent: false, list: null, dsnEnvid: null, dsnNotify: null, dsnRet: null, delayWarned: false };
 const row = (over: Partial<RecipientRow>): RecipientRow => ({
   id: 1, queueId: message.id, address: 'bob@example.test', domain: 'example.test', state: 'queued', attempts: 0, nextAttemptAt: T0,
   leaseOwner: null, leaseUntil: null, lastCode: null, lastDsn: null, lastReason: null, relayQueueId: null, updatedAt: T0, ...over,

@@ -49,6 +49,8 @@ export interface QueueServiceOptions {
   operator?: { to: string; from: string };
   /** Bulk detection (R1): the same content to more than `recipients` addresses within `windowMs`, not sent to a list, is held. 0: off. */
   bulk?: BulkDetection;
+  /** `[queue] delay_warning`: senders are warned once about mail still waiting this long (0 or absent: off). */
+  delayWarningMs?: number;
 }
 
 /** Hash of subject and bodies, independent of Date, Message-ID and MIME boundaries. */
@@ -112,6 +114,7 @@ export class QueueService {
       flood: config.flood,
       logStderr: config.logStderr,
       retentionMs: config.queue.retentionMs,
+      delayWarningMs: config.queue.delayWarningMs,
       bulk: { recipients: config.bulk.detectRecipients, windowMs: config.bulk.detectWindowMs },
       ...(b.operator && config.sender.from ? { operator: { to: b.operator, from: config.sender.from } } : {}),
       ...overrides,
@@ -142,6 +145,9 @@ export class QueueService {
       limits: this.opts.limits ?? DEFAULT_LIMITS,
       clock: this.clock,
       ...(this.opts.retentionMs !== undefined ? { retentionMs: this.opts.retentionMs } : {}),
+      // The same NOTIFY default the relay gets ([dsn] notify) decides sendwell's own notices.
+      ...(this.opts.relay.dsn?.notify ? { dsnNotify: this.opts.relay.dsn.notify } : {}),
+      ...(this.opts.delayWarningMs ? { delayWarningMs: this.opts.delayWarningMs } : {}),
       ...(this.opts.verp ? { envelopeSender: (row: RecipientRow) => verpAddress(this.opts.verp!, row.id) } : {}),
       ...(this.opts.suppression ? { onRefused: (row: RecipientRow, outcome: Outcome) => this.refused(row, outcome) } : {}),
       // Outcome commits wait for the submission thread's commit in flight, if any.

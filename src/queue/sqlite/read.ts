@@ -1,6 +1,7 @@
 import type { Database } from 'better-sqlite3';
 import type { AttemptRow, QueuedMessage, RecipientRow } from '../store.js';
 import { RECIPIENT_STATES, type RecipientState } from '../states.js';
+import { parseNotify, type DsnRet } from '../dsn-params.js';
 import {
   MESSAGE_COLUMNS,
   RECIPIENT_COLUMNS,
@@ -14,8 +15,8 @@ import {
 
 export function readOps(db: Database) {
   const body = db.prepare<[string], { raw: Buffer | null }>('SELECT raw FROM message WHERE id = ?');
-  const delivery = db.prepare<[string], { envelope_from: string; created_at: number; submitter: string; raw: Buffer | null }>(
-    'SELECT envelope_from, created_at, submitter, raw FROM message WHERE id = ?',
+  const delivery = db.prepare<[string], { envelope_from: string; created_at: number; submitter: string; raw: Buffer | null; dsn_envid: string | null; dsn_notify: string | null; dsn_ret: DsnRet | null }>(
+    'SELECT envelope_from, created_at, submitter, raw, dsn_envid, dsn_notify, dsn_ret FROM message WHERE id = ?',
   );
   const message = db.prepare<[string], MessageDbRow>(`SELECT ${MESSAGE_COLUMNS} FROM message WHERE id = ?`);
   const recipients = db.prepare<[string], RecipientDbRow>(`SELECT ${RECIPIENT_COLUMNS} FROM recipient WHERE queue_id = ? ORDER BY id`);
@@ -47,7 +48,9 @@ export function readOps(db: Database) {
     body: (id: string): Buffer | null => body.get(id)?.raw ?? null,
     forDelivery: (id: string) => {
       const m = delivery.get(id);
-      return m ? { envelopeFrom: m.envelope_from, createdAt: m.created_at, submitter: m.submitter, raw: m.raw } : null;
+      return m
+        ? { envelopeFrom: m.envelope_from, createdAt: m.created_at, submitter: m.submitter, raw: m.raw, dsnEnvid: m.dsn_envid, dsnNotify: m.dsn_notify === null ? null : (parseNotify(m.dsn_notify) ?? null), dsnRet: m.dsn_ret }
+        : null;
     },
     message: (id: string): QueuedMessage | null => {
       const m = message.get(id);
