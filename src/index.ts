@@ -7,7 +7,8 @@
  * await mailer.send({ to: 'bob@example.org', subject: 'Nightly backup done', text: 'All 12 volumes OK.' });
  * await mailer.close();
  */
-export { createMailer, type Mailer, type MailerOptions, type SendResult } from './mailer.js';
+export { createMailer, type Mailer, type MailerOptions, type SendOptions, type SendResult } from './mailer.js';
+export type { MessageDsn } from './queue/dsn-params.js';
 export { composeMail, formatDate, type Attachment, type ComposedMessage, type ComposeOptions, type Mail } from './message/compose.js';
 export { parseMailbox, parseMailboxList, parseAddrSpec, type AddressInput, type ParsedAddress } from './message/address.js';
 export { lintMessage, formatReport, reportToJSON, RULES, DEFAULT_POLICY } from './policy/index.js';

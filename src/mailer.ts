@@ -17,6 +17,7 @@ import { relayOptionsFromConfig, type ResolvedConfig } from './config/load.js';
 
 export { relayOptionsFromConfig };
 import { contentHash, QueueService } from './queue/service.js';
+import { checkMessageDsn, dsnFields, type MessageDsn } from './queue/dsn-params.js';
 import type { RecipientState } from './queue/states.js';
 import type { RecipientRow } from './queue/store.js';
 import { bulkMail } from './consent/bulk.js';
@@ -93,6 +94,14 @@ export interface SendOptions {
   idempotencyKey?: string;
   /** Who submits this message (overrides the mailer's `submitter`), e.g. `api:<token name>`. */
   submitter?: string;
+  /**
+   * This message's DSN parameters (RFC 3461), over the mailer's `dsn` / `[dsn]`:
+   * `notify` (`['NEVER']` or any of SUCCESS, FAILURE, DELAY), `ret` (FULL, HDRS),
+   * `envid` (sent as ENVID instead of the queue ID, and returned in notices as
+   * Original-Envelope-Id). Queued mail keeps them for every retry, and sendwell's
+   * own failure notices and delay warnings follow `notify`.
+   */
+  dsn?: MessageDsn;
 }
 
 /** A recipient's outcome; with a queue also its queue state. */
@@ -325,7 +334,11 @@ export function createMailer(options: MailerOptions = {}): Mailer {
   };
 
   async function sendMail(mail: Mail, sendOptions: SendOptions = {}, list?: string): Promise<SendResult> {
+      const ownDsn = checkMessageDsn(sendOptions.dsn, 'send() option dsn');
+      const hasOwnDsn = Object.keys(ownDsn).length > 0;
       const composed = await compose(mail);
+      // Sent directly, the message's own parameters go over the mailer's (whose ENVID is the Message-ID).
+      if (hasOwnDsn) composed.envelope.dsn = { ...composed.envelope.dsn, ...ownDsn };
       const report = await lintComposed(composed);
       if (!report.ok) throw policyError(report);
       // R6: score it like a spam filter would; scanner trouble is a warning, never a failure.
@@ -343,6 +356,7 @@ export function createMailer(options: MailerOptions = {}): Mailer {
           envelopeFrom: composed.envelope.from,
           recipients: composed.envelope.to,
           ...(sendOptions.idempotencyKey ? { idempotencyKey: sendOptions.idempotencyKey } : {}),
+          ...(hasOwnDsn ? { dsn: ownDsn } : {}),
         });
         if (ack && !ack.ok) throw new SendwellError(ack.error.code as ErrorCode, ack.error.message, { hint: ack.error.hint });
         const recipients: SendRecipient[] = composed.envelope.to.map((address) => ({ address, status: 'rejected', temporary: true, state: 'queued' }));
@@ -369,6 +383,7 @@ export function createMailer(options: MailerOptions = {}): Mailer {
           contentHash: contentHash([mail.subject, mail.text, mail.html]),
           ...(list ? { list } : {}),
           ...(sendOptions.idempotencyKey ? { idempotencyKey: sendOptions.idempotencyKey } : {}),
+          ...dsnFields(ownDsn),
         });
         const rows = sendOptions.queueOnly || submitted.existing ? q.store.recipients(submitted.queueId) : await q.deliverNow(submitted.queueId);
         const recipients = rows.map(rowToOutcome);

@@ -22,9 +22,9 @@ function setup() {
   return { store, suppression, events, log };
 }
 
-function deliver(store: QueueStore, to: string[], messageId = '<orig-1@example.test>') {
+function deliver(store: QueueStore, to: string[], messageId = '<orig-1@example.test>', dsnEnvid?: string) {
   const raw = Buffer.from(`From: Jane <jane@example.test>\r\nTo: ${to.join(', ')}\r\nSubject: report\r\nMessage-ID: ${messageId}\r\n\r\nbody\r\n`);
-  const { id } = store.enqueue({ raw, messageId, envelopeFrom: 'jane@example.test', recipients: to, submitter: 'test' }, T0);
+  const { id } = store.enqueue({ raw, messageId, envelopeFrom: 'jane@example.test', recipients: to, submitter: 'test', ...(dsnEnvid ? { dsnEnvid } : {}) }, T0);
   const rows = store.claim({ owner: 'w', now: T0, leaseMs: 1000, limit: 10, queueId: id });
   store.complete('w', T0, rows.map((r) => ({ recipientId: r.id, outcome: { kind: 'delivered' as const, relay: 'x', code: 250 } })));
   return { id, rows };
@@ -95,6 +95,18 @@ describe('bounce ingest', () => {
     assert.equal(byEnvid.recipients[0]!.queueId, a.id);
     const byMid = await ingestBounce(dsn({ to: 'jane@example.test', recipient: 'b@example.test', status: '5.1.1', diagnostic: '550 5.1.1 no such user', messageId: '<m-b@example.test>' }), { store, suppression, log, now: () => T0 });
     assert.equal(byMid.recipients[0]!.queueId, b.id);
+  });
+
+  it("matches the submitter's own ENVID (sent on instead of the queue ID) before a queue ID", async () => {
+    const { store, suppression, log } = setup();
+    const own = deliver(store, ['a@example.test'], '<m-own@example.test>', 'order-42');
+    const r = await ingestBounce(dsn({ to: 'jane@example.test', envid: 'order-42', recipient: 'a@example.test', status: '5.1.1', diagnostic: '550 5.1.1 no such user' }), { store, suppression, log, now: () => T0 });
+    assert.equal(r.recipients[0]!.queueId, own.id);
+    // An ENVID that is some message's own and another's queue ID: the own one wins.
+    const first = deliver(store, ['b@example.test'], '<m-first@example.test>');
+    const second = deliver(store, ['b@example.test'], '<m-second@example.test>', first.id);
+    const both = await ingestBounce(dsn({ to: 'jane@example.test', envid: first.id, recipient: 'b@example.test', status: '5.1.1', diagnostic: '550 5.1.1 no such user' }), { store, suppression, log, now: () => T0 });
+    assert.equal(both.recipients[0]!.queueId, second.id);
   });
 
   it('a policy block is our problem: operator alert once, no suppression', async () => {

@@ -1,7 +1,7 @@
 /**
  * What happens when a bounce arrives (R2, R5): parse it, find the message and
- * recipient it is about (VERP address, then ENVID = queue ID, then the quoted
- * Message-ID), classify it, amend the recipient's state, and suppress dead
+ * recipient it is about (VERP address, then the ENVID: the queue ID or the
+ * submitter's own ENVID, then the quoted Message-ID), classify it, amend the recipient's state, and suppress dead
  * addresses. A policy block (5.7.x) is a problem of our own setup: the
  * operator is told, the recipient is not suppressed.
  */
@@ -148,14 +148,23 @@ export async function ingestBounce(raw: Buffer, deps: IngestDeps, opts: { recipi
   return { ...base, recipients: out };
 }
 
-/** VERP first, then ENVID (= our queue ID), then the original Message-ID. */
+/**
+ * VERP first, then the ENVID, then the original Message-ID. The ENVID is the
+ * queue ID of a message sent without one of its own; a submitter's own ENVID
+ * (sendmail -V, MAIL FROM … ENVID=) went out unchanged instead, so it names
+ * those messages first (the newest first), then a queue ID.
+ */
 function findRow(store: QueueStore, parsed: ParsedBounce, r: BounceRecipient, verpRow: RecipientRow | null, count: number): RecipientRow | null {
   const want = [r.address, r.originalRecipient].filter((x): x is string => Boolean(x)).map(norm);
   if (verpRow && (count === 1 || want.includes(norm(verpRow.address)))) return verpRow;
   const byAddress = (queueId: string) => store.recipients(queueId).find((x) => want.includes(norm(x.address))) ?? null;
-  if (parsed.envelopeId && store.message(parsed.envelopeId)) {
-    const row = byAddress(parsed.envelopeId);
-    if (row) return row;
+  if (parsed.envelopeId) {
+    const own = store.message(parsed.envelopeId);
+    const ids = [...store.findByEnvid(parsed.envelopeId).reverse().map((m) => m.id), ...(own ? [own.id] : [])];
+    for (const id of ids) {
+      const row = byAddress(id);
+      if (row) return row;
+    }
   }
   if (parsed.originalMessageId) {
     for (const m of store.findByMessageId(parsed.originalMessageId).reverse()) {

@@ -24,6 +24,7 @@ import { formatReport, lintMessage } from '../policy/index.js';
 import { policyError } from '../policy/error.js';
 import type { LintReport } from '../policy/types.js';
 import { dropMessage, runningMaildrop } from '../queue/maildrop.js';
+import { dsnFields, parseNotify, type DsnNotify, type MessageDsn } from '../queue/dsn-params.js';
 import { contentHash, QueueService } from '../queue/service.js';
 import type { RecipientRow } from '../queue/store.js';
 import { parseAddrSpec, parseMailbox, parseEnvelopeSender, type ParsedAddress } from '../message/address.js';
@@ -48,11 +49,11 @@ export interface SendmailArgs {
   sender?: string;
   /** -F: full name for a From that sendwell adds. */
   fullName?: string;
-  /** -N: DSN NOTIFY (never, or success/failure/delay). */
-  dsnNotify?: string[];
-  /** -R: DSN RET. */
+  /** -N: DSN NOTIFY (never, or success/failure/delay), kept with the message. */
+  dsnNotify?: DsnNotify;
+  /** -R: DSN RET, kept with the message. */
   dsnRet?: 'FULL' | 'HDRS';
-  /** -V: DSN envelope ID. */
+  /** -V: DSN envelope ID, kept with the message and sent as ENVID instead of the queue ID. */
   envid?: string;
   /** -B: body type. */
   bodyType?: '7BIT' | '8BITMIME';
@@ -142,10 +143,9 @@ export function parseSendmailArgs(argv: readonly string[]): SendmailArgs {
         out.fullName = v;
         return;
       case 'N': {
-        const list = v.toLowerCase().split(',').map((x) => x.trim()).filter(Boolean);
-        const ok = list.length > 0 && (list.length === 1 && list[0] === 'never' ? true : list.every((x) => ['success', 'failure', 'delay'].includes(x)));
-        if (!ok) throw usage(`-N ${v} is not a DSN notify list`, 'write -N never, or a comma-separated list of success, failure, delay');
-        out.dsnNotify = list.map((x) => x.toUpperCase());
+        const notify = parseNotify(v);
+        if (!notify) throw usage(`-N ${v} is not a DSN notify list`, 'write -N never, or a comma-separated list of success, failure, delay');
+        out.dsnNotify = notify;
         return;
       }
       case 'R': {
@@ -271,8 +271,10 @@ export const SENDMAIL_HELP = `usage: sendmail [flags] [--] [recipients…] < mes
   -i, -oi       a line with a single "." does not end the message
   -f ADDR       envelope sender (bounce address, R3); also -r ADDR, -fADDR
   -F NAME       full name for a From header that sendwell adds
-  -N DSN        never | success,failure,delay      -R ret   full | hdrs
-  -V ENVID      DSN envelope ID                    -B TYPE  7BIT | 8BITMIME
+  -N DSN        never | success,failure,delay      -R RET   full | hdrs
+  -V ENVID      DSN envelope ID (sent instead of the queue ID)
+                -N, -R, -V are kept with the message; without them [dsn] applies
+  -B TYPE       7BIT | 8BITMIME
   -odq          queue only (deliver later: sendwell worker / sendwell flush)
   -odi, -odb    attempt delivery before exiting (default)
   -oem, -oep…   accepted, no effect (errors go to stderr and the exit status)
@@ -885,6 +887,12 @@ class Submitter {
 
   private handedToDaemon = false;
 
+  /** -N, -R, -V: this message's DSN parameters (each message of a -bs dialogue gets them too). */
+  private get dsn(): MessageDsn {
+    const a = this.args;
+    return { ...(a.dsnNotify ? { notify: a.dsnNotify } : {}), ...(a.dsnRet ? { ret: a.dsnRet } : {}), ...(a.envid !== undefined ? { envid: a.envid } : {}) };
+  }
+
   private async queue(): Promise<QueueService> {
     if (this.queueService) return this.queueService;
     try {
@@ -945,7 +953,7 @@ class Submitter {
     if (drop) {
       let ack;
       try {
-        ack = await dropMessage(drop, { raw: p.raw, envelopeFrom: p.envelopeFrom, recipients: p.recipients });
+        ack = await dropMessage(drop, { raw: p.raw, envelopeFrom: p.envelopeFrom, recipients: p.recipients, ...(this.dsn.notify || this.dsn.ret || this.dsn.envid ? { dsn: this.dsn } : {}) });
       } catch (err) {
         throw nothingSaved(err);
       }
@@ -963,7 +971,7 @@ class Submitter {
         recipients: p.recipients,
         submitter: submitterName(),
         contentHash: contentHash([p.subject, p.bodyText]),
-        ...(this.args.envid ? { dsnEnvid: this.args.envid } : {}),
+        ...dsnFields(this.dsn),
       });
     } catch (err) {
       throw nothingSaved(err);
@@ -1386,7 +1394,6 @@ export async function sendmailMain(argv: readonly string[], runtime: Partial<Sen
     const { queueId, report, held } = await submitter.submit(prepared);
     await printWarnings(io, report);
     for (const hold of held) io.stderr(`sendwell: ${queueId} held: ${hold}\n`);
-    if (args.dsnNotify || args.dsnRet) io.stderr('sendwell sendmail: warning: -N/-R are not kept per message; [dsn] notify and ret in sendwell.toml apply\n');
     await submitter.deliver(queueId);
     if (args.verbose && args.deliveryMode === 'queue') io.stdout(`queued as ${queueId}\n`);
     return EXIT.OK;

@@ -68,6 +68,14 @@ allow_senders = ["noreply@example.test"]
     assert.equal(c.sender.envelopeFrom, 'bounces@example.test');
   });
 
+  it('[queue] delay_warning: off by default ("0s"), a duration when set, like Postfix delay_warning_time', () => {
+    assert.equal(validateConfig({}, 'defaults').queue.delay_warning, '0s');
+    assert.equal(loadConfig({ path: file('nowarn.toml', '[queue]\nlifetime = "2d"\n') }).queue.delayWarningMs, 0);
+    assert.equal(loadConfig({ path: file('warn.toml', '[queue]\ndelay_warning = "4h"\n') }).queue.delayWarningMs, 4 * 3_600_000);
+    assert.equal(loadConfig({ path: file('warn0.toml', '[queue]\ndelay_warning = "0"\n') }).queue.delayWarningMs, 0);
+    fails(() => loadConfig({ path: file('warnbad.toml', '[queue]\ndelay_warning = "soon"\n') }), 'ECONFIG', /queue\.delay_warning = "soon" is not a duration/);
+  });
+
   it('names the key, the bad value and the fix', () => {
     const e = fails(() => loadConfig({ path: file('bad.toml', '[relay]\nconnect_timeout = "soon"\n') }), 'ECONFIG', /relay\.connect_timeout = "soon" is not a duration/);
     assert.match(e.hint, /sendwell config --defaults/);

@@ -38,6 +38,8 @@ export const DEFAULTS = {
     min_backoff: '5m',
     max_backoff: '4000s',
     retention: '7d',
+    // Postfix: delay_warning_time 0h, off. ZoneMTA warns after 3h when enabled.
+    delay_warning: '0s',
   },
   limits: {
     per_minute: 60,

@@ -43,6 +43,7 @@ notify = ["FAILURE"]
 concurrency = 8
 retry_schedule = "1m, 5m, 10m*2"
 retention = "3d"
+delay_warning = "4h"
 [limits]
 per_minute = 0
 per_hour = 100

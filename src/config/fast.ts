@@ -219,6 +219,7 @@ const config = object({
     max_backoff: duration,
     retry_schedule: opt(nonEmpty),
     retention: duration,
+    delay_warning: duration,
   }),
   limits: object({
     per_minute: count,

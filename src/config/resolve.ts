@@ -54,7 +54,7 @@ export interface ResolvedConfig {
   dsn: DsnOptions;
   /** From state_dir; the CLI falls back to --state-dir, SENDWELL_STATE_DIR, ./.sendwell. */
   stateDir?: string;
-  queue: { concurrency: number; lifetimeMs: number; minBackoffMs: number; maxBackoffMs: number; retrySchedule?: string; retentionMs: number };
+  queue: { concurrency: number; lifetimeMs: number; minBackoffMs: number; maxBackoffMs: number; retrySchedule?: string; retentionMs: number; /** 0: no delay warnings. */ delayWarningMs: number };
   limits: Limits;
   flood: { messages: number; windowMs: number; duplicateWindowMs: number };
   logStderr: boolean;
@@ -224,6 +224,7 @@ export function resolveConfig(file: ConfigFile, source: string | null): Resolved
     minBackoffMs: ms(q.min_backoff),
     maxBackoffMs: ms(q.max_backoff),
     retentionMs: ms(q.retention),
+    delayWarningMs: ms(q.delay_warning),
     ...(q.retry_schedule ? { retrySchedule: q.retry_schedule } : {}),
   };
   if (queue.minBackoffMs > queue.maxBackoffMs) {

@@ -104,6 +104,8 @@ export const configSchema = z
         retry_schedule: z.string().min(1).optional(),
         /** How long bodies of delivered mail are kept (for `sendwell queue show`). */
         retention: duration,
+        /** Warn the sender once when mail still waits this long after it was queued ("0s": never, like Postfix's default). */
+        delay_warning: duration,
       })
       .strict(),
     limits: z

@@ -15,7 +15,7 @@ function golden(name: string, text: string): void {
   assert.equal(text, readFileSync(file, 'utf8'), `${name} differs (UPDATE_GOLDEN=1 to rewrite after review)`);
 }
 
-const message: QueuedMessage = { id: '204Z57kPnYQ6WY', messageId: '<a1@example.test>', envelopeFrom: 'jane@example.test', size: 2311, createdAt: T0, submitter: 'user:jane', idempotencyKey: null, hasBody: true, dsnSent: false, list: null };
+const message: QueuedMessage = { id: '204Z57kPnYQ6WY', messageId: '<a1@example.test>', envelopeFrom: 'jane@example.test', size: 2311, createdAt: T0, submitter: 'user:jane', idempotencyKey: null, hasBody: true, dsnSent: false, list: null, dsnEnvid: null, dsnNotify: null, dsnRet: null, delayWarned: false };
 const row = (over: Partial<RecipientRow>): RecipientRow => ({
   id: 1, queueId: message.id, address: 'bob@example.test', domain: 'example.test', state: 'queued', attempts: 0, nextAttemptAt: T0,
   leaseOwner: null, leaseUntil: null, lastCode: null, lastDsn: null, lastReason: null, relayQueueId: null, updatedAt: T0, ...over,
@@ -48,6 +48,13 @@ describe('mailq layout (T1)', () => {
     const raw = Buffer.from('From: Jane <jane@example.test>\r\nSubject: Report\r\n\r\nbody\r\n');
     golden('queue-show.txt', formatShow(message, [row({ state: 'delivered', attempts: 2, lastDsn: '2.0.0', relayQueueId: '4XkQ1', lastReason: '250 2.0.0 Ok: queued as 4XkQ1' })], attempts, raw, T0));
   });
+
+  it("queue show names the submitter's own DSN parameters, and only those", () => {
+    const own = formatShow({ ...message, dsnNotify: ['SUCCESS', 'DELAY'], dsnRet: 'HDRS', dsnEnvid: 'order-42' }, [row({})], [], null, T0);
+    assert.match(own, /^Category: {4}transactional\nDSN: {9}NOTIFY=SUCCESS,DELAY RET=HDRS ENVID=order-42\n/m);
+    assert.doesNotMatch(formatShow({ ...message, dsnRet: 'FULL' }, [row({})], [], null, T0), /NOTIFY=|ENVID=/);
+    assert.doesNotMatch(formatShow(message, [row({})], [], null, T0), /^DSN:/m);
+  });
 });
 
 describe('mail log layout (T2)', () => {
@@ -61,5 +68,10 @@ describe('mail log layout (T2)', () => {
       { event: 'status', time: T0 + 600, queueId: message.id, status: 'hold', reason: 'sendwell queue hold' },
     ];
     golden('mail.log', events.map((e) => `${formatLine(e, 'mailhost', 4242)}\n`).join(''));
+  });
+
+  it('a delay warning is logged like Postfix logs it: sender delay notification', () => {
+    const e: LogEvent = { event: 'delay', time: T0, queueId: message.id, to: 'jane@example.test', dsnQueueId: '204Z58Kcj3m8n9', delayed: ['bob@example.test', 'carol@example.test'] };
+    assert.equal(formatLine(e, 'mailhost', 4242), 'Dec  4 17:00:00 mailhost sendwell/qmgr[4242]: 204Z57kPnYQ6WY: sender delay notification: 204Z58Kcj3m8n9 to=<jane@example.test> for <bob@example.test>, <carol@example.test>');
   });
 });

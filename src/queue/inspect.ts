@@ -97,6 +97,9 @@ export function formatShow(message: QueuedMessage, recipients: RecipientRow[], a
   lines.push(`Size:        ${message.size} octets${message.hasBody ? '' : ' (body purged after delivery)'}`);
   lines.push(`Submitter:   ${message.submitter}`);
   lines.push(`Category:    ${message.list ? `bulk (list ${message.list})` : 'transactional'}`);
+  // Only what the submitter gave (sendmail -N/-R/-V, RCPT NOTIFY=, …); else [dsn] of the config applies.
+  const dsn = [message.dsnNotify ? `NOTIFY=${message.dsnNotify.join(',')}` : '', message.dsnRet ? `RET=${message.dsnRet}` : '', message.dsnEnvid !== null ? `ENVID=${message.dsnEnvid}` : ''].filter(Boolean);
+  if (dsn.length) lines.push(`DSN:         ${dsn.join(' ')}`);
   lines.push('', 'Recipients:');
   for (const r of recipients) {
     const why = waitReason(r, now) ?? r.lastReason;

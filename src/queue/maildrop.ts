@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SendwellError } from '../errors.js';
 import { pidAlive } from './pid.js';
+import type { MessageDsn } from './dsn-params.js';
 
 export const MAILDROP_DIR = 'maildrop';
 /** Holds the daemon's pid while it picks up mail. */
@@ -30,6 +31,8 @@ export interface DropFile {
   /** base64 of the RFC 5322 message */
   raw: string;
   idempotencyKey?: string;
+  /** The submitter's DSN parameters (sendmail -N/-R/-V, the library's `dsn`); the daemon checks them again. */
+  dsn?: MessageDsn;
 }
 
 export type Ack = { ok: true; queueId: string; held: string[] } | { ok: false; error: { code: string; message: string; hint: string } };
@@ -54,7 +57,14 @@ export function runningMaildrop(stateDir: string): string | null {
 export async function dropMessage(dir: string, msg: Omit<DropFile, 'version' | 'raw'> & { raw: Buffer }, waitMs = ACK_WAIT_MS): Promise<Ack | null> {
   const name = randomBytes(16).toString('hex');
   const tmp = join(dir, `${name}.tmp`);
-  const body: DropFile = { version: 1, envelopeFrom: msg.envelopeFrom, recipients: msg.recipients, raw: msg.raw.toString('base64'), ...(msg.idempotencyKey ? { idempotencyKey: msg.idempotencyKey } : {}) };
+  const body: DropFile = {
+    version: 1,
+    envelopeFrom: msg.envelopeFrom,
+    recipients: msg.recipients,
+    raw: msg.raw.toString('base64'),
+    ...(msg.idempotencyKey ? { idempotencyKey: msg.idempotencyKey } : {}),
+    ...(msg.dsn ? { dsn: msg.dsn } : {}),
+  };
   try {
     // 0644: the daemon's user must read it; the directory is not listable and the name unguessable.
     const fd = openSync(tmp, 'wx', 0o644);

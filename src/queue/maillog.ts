@@ -34,6 +34,8 @@ export type LogEvent =
     }
   | { event: 'status'; time: number; queueId: string; to?: string; status: string; reason: string }
   | { event: 'dsn'; time: number; queueId: string; to: string; dsnQueueId: string; failed: string[] }
+  /** A delay warning ([queue] delay_warning) went to the sender about these waiting recipients. */
+  | { event: 'delay'; time: number; queueId: string; to: string; dsnQueueId: string; delayed: string[] }
   | { event: 'notice'; time: number; queueId?: string; level: 'warning' | 'info'; text: string };
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
@@ -60,6 +62,8 @@ export function formatEvent(e: LogEvent): string {
       return `${e.queueId}: ${e.to ? `to=<${e.to}>, ` : ''}status=${e.status} (${e.reason})`;
     case 'dsn':
       return `${e.queueId}: sender non-delivery notification: ${e.dsnQueueId} to=<${e.to}> for ${e.failed.map((f) => `<${f}>`).join(', ')}`;
+    case 'delay':
+      return `${e.queueId}: sender delay notification: ${e.dsnQueueId} to=<${e.to}> for ${e.delayed.map((d) => `<${d}>`).join(', ')}`;
     case 'notice':
       return `${e.queueId ? `${e.queueId}: ` : ''}${e.level}: ${e.text}`;
     default: {
@@ -160,7 +164,7 @@ export function readEvents(stateDir: string, queueId?: string): LogEvent[] {
     if (!line) continue;
     try {
       const e = JSON.parse(line) as LogEvent;
-      if (!queueId || e.queueId === queueId || (e.event === 'dsn' && e.dsnQueueId === queueId)) out.push(e);
+      if (!queueId || e.queueId === queueId || ((e.event === 'dsn' || e.event === 'delay') && e.dsnQueueId === queueId)) out.push(e);
     } catch {
       // A torn last line from a crash is skipped, not fatal.
     }

@@ -59,6 +59,8 @@ export interface QueueServiceOptions {
    * cores. Off for one-off sends: starting the thread costs more than it saves.
    */
   backlogThread?: boolean;
+  /** `[queue] delay_warning`: senders are warned once about mail still waiting this long (0 or absent: off). */
+  delayWarningMs?: number;
 }
 
 /** Hash of subject and bodies, independent of Date, Message-ID and MIME boundaries. */
@@ -123,6 +125,7 @@ export class QueueService {
       logStderr: config.logStderr,
       ...(config.logSyslog ? { logSyslog: config.logSyslog } : {}),
       retentionMs: config.queue.retentionMs,
+      delayWarningMs: config.queue.delayWarningMs,
       bulk: { recipients: config.bulk.detectRecipients, windowMs: config.bulk.detectWindowMs },
       ...(b.operator && config.sender.from ? { operator: { to: b.operator, from: config.sender.from } } : {}),
       ...overrides,
@@ -153,6 +156,9 @@ export class QueueService {
       limits: this.opts.limits ?? DEFAULT_LIMITS,
       clock: this.clock,
       ...(this.opts.retentionMs !== undefined ? { retentionMs: this.opts.retentionMs } : {}),
+      // The same NOTIFY default the relay gets ([dsn] notify) decides sendwell's own notices.
+      ...(this.opts.relay.dsn?.notify ? { dsnNotify: this.opts.relay.dsn.notify } : {}),
+      ...(this.opts.delayWarningMs ? { delayWarningMs: this.opts.delayWarningMs } : {}),
       ...(this.opts.verp ? { envelopeSender: (row: RecipientRow) => verpAddress(this.opts.verp!, row.id) } : {}),
       ...(this.opts.suppression ? { onRefused: (row: RecipientRow, outcome: Outcome) => this.refused(row, outcome) } : {}),
       // Outcome commits wait for the submission thread's commit in flight, if any.

@@ -193,6 +193,50 @@ export function storeContract(name: string, fresh: () => { open: () => QueueStor
       assert.equal(s.attempts(id).at(-1)!.status, 'bounced');
     });
 
+    it('keeps the submitter\'s DSN parameters with the message (null when not given) and finds messages by their ENVID', () => {
+      const s = fresh().open();
+      const own = s.enqueue(msg({ dsnNotify: ['SUCCESS', 'DELAY'], dsnRet: 'HDRS', dsnEnvid: 'order-42' }), T0);
+      const plain = s.enqueue(msg({ messageId: '<p@example.test>' }), T0 + 1);
+      const m = s.message(own.id)!;
+      assert.deepEqual([m.dsnNotify, m.dsnRet, m.dsnEnvid, m.delayWarned], [['SUCCESS', 'DELAY'], 'HDRS', 'order-42', false]);
+      const d = s.forDelivery(own.id)!;
+      assert.deepEqual([d.dsnNotify, d.dsnRet, d.dsnEnvid], [['SUCCESS', 'DELAY'], 'HDRS', 'order-42']);
+      const p = s.message(plain.id)!;
+      assert.deepEqual([p.dsnNotify, p.dsnRet, p.dsnEnvid], [null, null, null]);
+      assert.deepEqual(s.forDelivery(plain.id)!.dsnNotify, null);
+      assert.deepEqual(s.message(s.enqueue(msg({ messageId: '<n@example.test>', dsnNotify: ['NEVER'] }), T0).id)!.dsnNotify, ['NEVER']);
+      const again = s.enqueue(msg({ messageId: '<a@example.test>', dsnEnvid: 'order-42' }), T0 + 2);
+      assert.deepEqual(s.findByEnvid('order-42').map((x) => x.id), [own.id, again.id], 'oldest first');
+      assert.deepEqual(s.findByEnvid(plain.id), [], 'a queue ID is not a submitter\'s ENVID');
+      s.close();
+    });
+
+    it('finds messages for a delay warning: old enough, a sender, recipients still waiting, not warned yet', () => {
+      const s = fresh().open();
+      const old = s.enqueue(msg(), T0);
+      const nullSender = s.enqueue(msg({ messageId: '<n@example.test>', envelopeFrom: '' }), T0);
+      const young = s.enqueue(msg({ messageId: '<y@example.test>' }), T0 + 3_600_000);
+      const done = s.enqueue(msg({ messageId: '<d@example.test>', recipients: ['d@example.test'] }), T0);
+      const held = s.enqueue(msg({ messageId: '<h@example.test>', holdReason: 'flood' }), T0);
+      // `old`: one recipient delivered, one deferred; `done`: delivered.
+      const rows = s.claim({ owner: 'w', now: T0, leaseMs: 1000, limit: 100 }).filter((r) => r.queueId === old.id || r.queueId === done.id);
+      s.complete('w', T0, rows.map((r) => ({
+        recipientId: r.id,
+        outcome: r.address === 'b@example.test' ? { kind: 'deferred' as const, nextAttemptAt: T0 + 300_000, countAttempt: true, reply: '451 4.3.0 try later', relay: 'x', dsn: '4.3.0' } : { kind: 'delivered' as const, relay: 'x' },
+      })));
+      s.reapExpired(T0 + 10_000);
+      const due = s.needingDelayWarning(T0 + 1, 10);
+      assert.deepEqual(due.map((d) => d.message.id), [old.id], 'not the null sender, the young, the delivered or the held one');
+      assert.deepEqual(due[0]!.waiting.map((r) => [r.address, r.state]), [['b@example.test', 'deferred']]);
+      assert.deepEqual(s.needingDelayWarning(T0 + 3_600_000, 10).map((d) => d.message.id).sort(), [old.id, young.id].sort());
+      assert.equal(s.needingDelayWarning(T0 + 3_600_000, 1).length, 1, 'limit');
+      s.markDelayWarned(old.id);
+      assert.equal(s.message(old.id)!.delayWarned, true);
+      assert.deepEqual(s.needingDelayWarning(T0 + 3_600_000, 10).map((d) => d.message.id), [young.id], 'never twice');
+      assert.ok(nullSender.id && held.id);
+      s.close();
+    });
+
     it('purges bodies of fully delivered messages after the retention', () => {
       const s = fresh().open();
       const done = s.enqueue(msg({ recipients: ['a@example.test'] }), T0);

@@ -4,6 +4,7 @@
  * Times are epoch milliseconds, passed in by the caller (injectable clock).
  */
 import type { RecipientState } from './states.js';
+import type { DsnNotify, DsnRet } from './dsn-params.js';
 
 export interface NewMessage {
   /** RFC 5322 bytes, stored once per message. */
@@ -17,8 +18,15 @@ export interface NewMessage {
   idempotencyKey?: string;
   /** Hash of subject and body, to hold repeated identical mails to the same recipient. */
   contentHash?: string;
-  /** DSN envelope id (ENVID) and RET, kept for retries. */
+  /**
+   * DSN parameters (RFC 3461) the submitter gave for this message (`sendmail
+   * -V/-N/-R`, `MAIL FROM … ENVID= RET=`, `RCPT TO … NOTIFY=`, the library's
+   * `send(mail, { dsn })`), kept for every retry. Without them the queue ID is
+   * the ENVID and `[dsn]` of the config applies.
+   */
   dsnEnvid?: string;
+  dsnNotify?: DsnNotify;
+  dsnRet?: DsnRet;
   /** Bulk mail: the list it is sent under (consent checked before). */
   list?: string;
   /** Start held (flood brake). */
@@ -40,6 +48,12 @@ export interface QueuedMessage {
   dsnSent: boolean;
   /** Bulk mail: its list (R1); null for transactional mail. */
   list: string | null;
+  /** The submitter's own DSN parameters; null: not given (queue ID as ENVID, `[dsn]` of the config). */
+  dsnEnvid: string | null;
+  dsnNotify: DsnNotify | null;
+  dsnRet: DsnRet | null;
+  /** The delay warning was sent (or was decided against); never a second one. */
+  delayWarned: boolean;
 }
 
 export interface RecipientRow {
@@ -101,6 +115,10 @@ export interface DeliveryInfo {
   /** Null when purged, or (bodyLater) not read yet because it is large. */
   raw: Buffer | null;
   bodyLater: boolean;
+  /** The submitter's own DSN parameters; null: not given (queue ID as ENVID, `[dsn]` of the config). */
+  dsnEnvid: string | null;
+  dsnNotify: DsnNotify | null;
+  dsnRet: DsnRet | null;
 }
 
 export interface ClaimOptions {
@@ -144,6 +162,8 @@ export interface QueueStore {
   recipientById(id: number): RecipientRow | null;
   /** Messages with this Message-ID header (to match a bounce that quotes it). */
   findByMessageId(messageId: string): QueuedMessage[];
+  /** Messages whose submitter gave this ENVID (sent on unchanged; a bounce quotes it), oldest first. */
+  findByEnvid(envid: string): QueuedMessage[];
   /** What a delivery attempt needs, in one read. */
   forDelivery(queueId: string): DeliveryInfo | null;
   /**
@@ -168,6 +188,13 @@ export interface QueueStore {
   /** Messages whose recipients are all terminal and at least one failed, without a DSN sent yet. */
   needingDsn(): QueuedMessage[];
   markDsnSent(queueId: string): void;
+  /**
+   * Delay warnings: messages queued at or before `queuedBefore`, with a sender
+   * (not `<>`), not warned yet, that still have queued or deferred recipients;
+   * with those recipients. Oldest first, at most `limit`.
+   */
+  needingDelayWarning(queuedBefore: number, limit: number): Array<{ message: QueuedMessage; waiting: RecipientRow[] }>;
+  markDelayWarned(queueId: string): void;
   /** Drop bodies of fully delivered messages older than `before`. */
   purgeBodies(before: number): number;
   /** Earliest next_attempt_at of a due-able recipient, or null if none. */

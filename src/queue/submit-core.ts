@@ -107,6 +107,8 @@ export function submitOne(deps: SubmitDeps, s: Submission, now: number, recentBy
         ...(s.idempotencyKey ? { idempotencyKey: s.idempotencyKey } : {}),
         ...(s.contentHash ? { contentHash: s.contentHash } : {}),
         ...(s.dsnEnvid ? { dsnEnvid: s.dsnEnvid } : {}),
+        ...(s.dsnNotify ? { dsnNotify: s.dsnNotify } : {}),
+        ...(s.dsnRet ? { dsnRet: s.dsnRet } : {}),
         ...(s.list ? { list: s.list } : {}),
         ...(holdReason ? { holdReason } : {}),
         ...(Object.keys(initialStates).length ? { initialStates } : {}),

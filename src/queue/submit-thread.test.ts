@@ -56,9 +56,13 @@ describe('QueueService.submitGrouped on the submission thread', () => {
         const a = await svc.submitGrouped(sub(6, { submitter: 'k', idempotencyKey: 'key-1' }));
         const b = await svc.submitGrouped(sub(6, { submitter: 'k', idempotencyKey: 'key-1' }));
         assert.deepEqual([b.queueId, b.existing, a.existing], [a.queueId, true, false]);
+        // The submitter's DSN parameters cross to the thread and into the queue.
+        const d = await svc.submitGrouped(sub(7, { dsnNotify: ['SUCCESS', 'DELAY'], dsnRet: 'HDRS', dsnEnvid: 'env-7' }));
+        const dm = svc.store.message(d.queueId)!;
+        assert.deepEqual([dm.dsnNotify, dm.dsnRet, dm.dsnEnvid], [['SUCCESS', 'DELAY'], 'HDRS', 'env-7']);
         // The mail log has each new message once, after its commit.
         const events = readEvents(dir);
-        assert.equal(events.filter((e) => e.event === 'enqueued').length, 7);
+        assert.equal(events.filter((e) => e.event === 'enqueued').length, 8);
         assert.ok(events.some((e) => e.event === 'status' && e.to === 'gone@example.test' && e.status === 'suppressed'));
       } finally {
         await svc.close();

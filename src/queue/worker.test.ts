@@ -204,3 +204,142 @@ describe('Worker', () => {
     await worker.close();
   });
 });
+
+describe('Worker: per-message DSN parameters (sendmail -N/-R/-V)', () => {
+  it("sends the message's own NOTIFY, RET and ENVID over [dsn]; a message without them gets [dsn] and ENVID = queue ID", async () => {
+    const srv = await startSmtpServer({ hideDSN: false });
+    servers.push(srv);
+    const url = srv.url('smtp', 'tls=never');
+    const { store, worker } = setup(url, { transport: () => createTransport({ url, dsn: { ret: 'FULL', notify: ['FAILURE'] } }) });
+    const own = enqueue(store, ['a@example.test'], { dsnNotify: ['SUCCESS'], dsnRet: 'HDRS', dsnEnvid: 'X' });
+    const plain = enqueue(store, ['b@example.test'], { messageId: '<p@example.test>' });
+    await worker.drain();
+    await worker.close();
+    const byRcpt = (a: string) => srv.messages.find((m) => m.to.includes(a))!;
+    assert.deepEqual([byRcpt('a@example.test').mailArgs.RET, byRcpt('a@example.test').mailArgs.ENVID, byRcpt('a@example.test').rcptArgs[0]!.NOTIFY], ['HDRS', 'X', 'SUCCESS']);
+    assert.deepEqual([byRcpt('b@example.test').mailArgs.RET, byRcpt('b@example.test').mailArgs.ENVID, byRcpt('b@example.test').rcptArgs[0]!.NOTIFY], ['FULL', plain, 'FAILURE']);
+    assert.notEqual(own, plain);
+  });
+
+  it('no failure notice when the message asked NOTIFY without FAILURE (RFC 3461 §5.2.6); its ENVID comes back in the notice otherwise', async () => {
+    const srv = await startSmtpServer({ onRcptTo: (a) => (a.address.startsWith('gone') ? smtpReply(550, '5.1.1 user unknown') : undefined) });
+    servers.push(srv);
+    const { store, worker } = setup(srv.url('smtp', 'tls=never'));
+    enqueue(store, ['gone1@example.test'], { dsnNotify: ['NEVER'] });
+    enqueue(store, ['gone2@example.test'], { messageId: '<s@example.test>', dsnNotify: ['SUCCESS', 'DELAY'] });
+    enqueue(store, ['gone3@example.test'], { messageId: '<e@example.test>', dsnEnvid: 'order-42' });
+    await worker.drain();
+    await worker.close();
+    assert.equal(srv.messages.length, 1, 'one notice: for the message without a NOTIFY of its own');
+    const text = srv.messages[0]!.raw.toString();
+    assert.match(text, /Original-Envelope-Id: order-42\r\n/);
+    assert.match(text, /Final-Recipient: rfc822; gone3@example\.test/);
+    assert.equal(store.needingDsn().length, 0, 'the others count as handled');
+  });
+
+  it('[dsn] notify without FAILURE stops failure notices for messages without a NOTIFY of their own', async () => {
+    const srv = await startSmtpServer({ onRcptTo: (a) => (a.address.startsWith('gone') ? smtpReply(550, '5.1.1 user unknown') : undefined) });
+    servers.push(srv);
+    const { store, worker } = setup(srv.url('smtp', 'tls=never'), { dsnNotify: ['DELAY'] });
+    enqueue(store, ['gone@example.test']);
+    enqueue(store, ['gone@example.test'], { messageId: '<f@example.test>', dsnNotify: ['FAILURE'] });
+    await worker.drain();
+    await worker.close();
+    assert.equal(srv.messages.length, 1, 'only the message that asked for FAILURE itself');
+  });
+});
+
+describe('Worker: delay warnings ([queue] delay_warning)', () => {
+  const HOUR = 3_600_000;
+  /** A relay that keeps answering 451 for slow@… and accepts everyone else (the sender's mailbox included). */
+  async function slowRelay() {
+    const srv = await startSmtpServer({ onRcptTo: (a) => (a.address.startsWith('slow') ? smtpReply(451, '4.3.0 mailbox busy, try later') : undefined) });
+    servers.push(srv);
+    return srv;
+  }
+  const warnings = (srv: TestServer) => srv.messages.filter((m) => m.from === '' && /Action: delayed/.test(m.raw.toString()));
+
+  it('warns the sender once, after the threshold and not before, about the recipients still waiting; the mail is not lost', async () => {
+    const srv = await slowRelay();
+    const { dir, store, worker, clock } = setup(srv.url('smtp', 'tls=never'), { delayWarningMs: 4 * HOUR });
+    const id = enqueue(store, ['ok@example.test', 'slow@example.test']);
+    await worker.drain();
+    clock.advance(3 * HOUR);
+    await worker.drain();
+    assert.equal(warnings(srv).length, 0, 'not before the threshold');
+    clock.advance(HOUR + 60_000);
+    await worker.drain();
+    assert.equal(warnings(srv).length, 1, 'after the threshold');
+    const w = warnings(srv)[0]!;
+    assert.deepEqual(w.to, ['jane@example.test'], 'to the envelope sender, with the null sender');
+    const text = w.raw.toString();
+    assert.match(text, /^Subject: Delayed Mail \(not lost, still being retried\)\r$/m);
+    assert.match(text, /YOUR MESSAGE IS NOT LOST/);
+    assert.match(text, /<slow@example\.test>: 451 4\.3\.0 mailbox busy, try later/, 'the last reply of the relay');
+    assert.match(text, /delivery will be retried until\r\n[^\r]+ \(the queue lifetime of 5d\)/);
+    assert.match(text, /\(the queue lifetime of 5d\)/);
+    assert.match(text, /Content-Type: multipart\/report; report-type=delivery-status/);
+    assert.match(text, /Final-Recipient: rfc822; slow@example\.test\r\nOriginal-Recipient: rfc822; slow@example\.test\r\nAction: delayed\r\nStatus: 4\.3\.0\r\nDiagnostic-Code: smtp; 451 4\.3\.0 mailbox busy, try later\r\nLast-Attempt-Date: [^\r]+\r\nWill-Retry-Until: [^\r]+\r\n/);
+    assert.doesNotMatch(text, /Final-Recipient: rfc822; ok@/, 'only the waiting recipients');
+    assert.match(text, /Content-Type: text\/rfc822-headers/);
+    assert.equal(store.message(id)!.delayWarned, true);
+    assert.match(readFileSync(join(dir, 'mail.log'), 'utf8'), new RegExp(`${id}: sender delay notification: \\w{14} to=<jane@example\\.test> for <slow@example\\.test>`));
+    for (let i = 0; i < 5; i++) {
+      clock.advance(HOUR);
+      await worker.drain();
+    }
+    assert.equal(warnings(srv).length, 1, 'never twice');
+    assert.equal(store.recipients(id)[1]!.state, 'deferred', 'still retried');
+    await worker.close();
+    // A restarted worker on the same queue does not warn again either.
+    const again = new Worker({ store, transport: () => createTransport({ url: srv.url('smtp', 'tls=never') }), relay: 'x', log: fileMailLog(dir), clock: clock.now, delayWarningMs: 4 * HOUR });
+    clock.advance(HOUR);
+    await again.drain();
+    await again.close();
+    assert.equal(warnings(srv).length, 1, 'not twice across restarts');
+  });
+
+  it('never for a message whose own sender is <>, nor when its NOTIFY (else [dsn] notify) leaves out DELAY', async () => {
+    const srv = await slowRelay();
+    const { store, worker, clock } = setup(srv.url('smtp', 'tls=never'), { delayWarningMs: HOUR, dsnNotify: ['FAILURE'] });
+    const nullSender = enqueue(store, ['slow1@example.test'], { envelopeFrom: '' });
+    const noDelay = enqueue(store, ['slow2@example.test'], { messageId: '<n@example.test>', dsnNotify: ['SUCCESS', 'FAILURE'] });
+    const byConfig = enqueue(store, ['slow3@example.test'], { messageId: '<c@example.test>' });
+    const asked = enqueue(store, ['slow4@example.test'], { messageId: '<a@example.test>', dsnNotify: ['DELAY'] });
+    await worker.drain();
+    clock.advance(2 * HOUR);
+    await worker.drain();
+    await worker.close();
+    const sent = warnings(srv);
+    assert.equal(sent.length, 1, 'only for the message that asked for DELAY itself');
+    assert.match(sent[0]!.raw.toString(), /Final-Recipient: rfc822; slow4@example\.test/);
+    assert.ok([nullSender, noDelay, byConfig].every((id) => store.recipients(id)[0]!.state === 'deferred'));
+    assert.equal(store.message(asked)!.delayWarned, true);
+  });
+
+  it('with VERP the warning goes to the original sender, not to the VERP address', async () => {
+    const srv = await slowRelay();
+    const { store, worker, clock } = setup(srv.url('smtp', 'tls=never'), { delayWarningMs: HOUR, envelopeSender: (row) => `bounces+${row.id}@bounces.example.test` });
+    enqueue(store, ['slow@example.test']);
+    await worker.drain();
+    clock.advance(2 * HOUR);
+    await worker.drain();
+    await worker.close();
+    const [w] = warnings(srv);
+    assert.ok(w);
+    assert.deepEqual(w.to, ['jane@example.test']);
+    assert.match(w.raw.toString(), /^To: <jane@example\.test>\r$/m);
+  });
+
+  it('off by default: no warning however long the mail waits', async () => {
+    const srv = await slowRelay();
+    const { store, worker, clock } = setup(srv.url('smtp', 'tls=never'));
+    enqueue(store, ['slow@example.test']);
+    for (let i = 0; i < 4; i++) {
+      await worker.drain();
+      clock.advance(12 * HOUR);
+    }
+    await worker.close();
+    assert.equal(warnings(srv).length, 0);
+  });
+});

@@ -14,6 +14,8 @@ import type { Transport } from '../transport/types.js';
 import { buildDsn } from './dsn.js';
 import { type ClaimedMessage, type ClaimRound } from './claim-round.js';
 import { directIo, type DeliveryIo } from './delivery-io.js';
+import { DelayWarnings } from './delay.js';
+import { envelopeDsn, type DsnNotify } from './dsn-params.js';
 import type { Limits } from './limits.js';
 import { writeEvents, type LogEvent, type MailLog } from './maillog.js';
 import { fromError, fromRecipient, isThrottle, type ClassifyContext } from './outcome.js';
@@ -65,8 +67,12 @@ export interface WorkerOptions {
   clock?: () => number;
   /** Lease owner; default `host/pid` so a restarted process can recognise dead owners on this host. */
   owner?: string;
-  /** Send RFC 3464 notifications to senders of failed mail (default true). */
+  /** Send RFC 3464 notifications to senders of failed (and delayed) mail (default true). */
   notify?: boolean;
+  /** `[dsn] notify`: what senders get notices about when a message has no NOTIFY of its own. */
+  dsnNotify?: DsnNotify;
+  /** `[queue] delay_warning`: warn senders once about mail still waiting this long (0 or absent: never). */
+  delayWarningMs?: number;
   /** How long bodies of delivered mail are kept (default 7 days). */
   retentionMs?: number;
   /**
@@ -126,6 +132,7 @@ export class Worker {
   private io: DeliveryIo;
   private ioIsBacklog = false;
   private throttleMs = 0;
+  private readonly delayWarnings: DelayWarnings | undefined;
 
   constructor(opts: WorkerOptions) {
     this.opts = opts;
@@ -134,6 +141,9 @@ export class Worker {
     this.clock = opts.clock ?? Date.now;
     this.owner = opts.owner ?? `${ownerPrefix()}${process.pid}`;
     this.io = directIo(opts.store, opts.writeGate);
+    if (opts.delayWarningMs) {
+      this.delayWarnings = new DelayWarnings({ store: this.store, log: opts.log, afterMs: opts.delayWarningMs, lifetimeMs: this.schedule.lifetimeMs, ...(opts.dsnNotify ? { defaultNotify: opts.dsnNotify } : {}) });
+    }
   }
 
   /** One claim round through the current I/O; logs what a rate limit deferred. */
@@ -225,7 +235,8 @@ export class Worker {
     );
     await this.flush();
     if (refillError !== undefined) throw refillError;
-    if (this.opts.notify !== false && this.failedSinceNotify && this.sendNotifications().length > 0 && !signal?.aborted) {
+    const notices = this.opts.notify === false ? [] : [...(this.failedSinceNotify ? this.sendNotifications() : []), ...(this.delayWarnings?.run(this.clock()) ?? [])];
+    if (notices.length > 0 && !signal?.aborted) {
       // Notices were queued: deliver them in the same run.
       const more = await this.drain(signal);
       this.counts.delivered += more.delivered;
@@ -349,9 +360,9 @@ export class Worker {
     if (started - claimed.claimedAt > LEASE_MS / 2) this.store.heartbeat(this.owner, started + LEASE_MS, ids);
     const heartbeat = setInterval(() => this.store.heartbeat(this.owner, this.clock() + LEASE_MS, ids), HEARTBEAT_MS);
     try {
-      // ENVID = the queue ID, so a DSN from further down the line names the message (RFC 3461).
+      // ENVID = the submitter's, else the queue ID, so a DSN from further down the line names the message (RFC 3461).
       const from = this.opts.envelopeSender && message.envelopeFrom !== '' ? this.opts.envelopeSender(rows[0]!, message.envelopeFrom) : message.envelopeFrom;
-      const result = await this.transport(slot).send({ from, to: rows.map((r) => r.address), dsn: { envid: queueId } }, raw);
+      const result = await this.transport(slot).send({ from, to: rows.map((r) => r.address), dsn: envelopeDsn(message, queueId) }, raw);
       const byAddress = new Map(result.recipients.map((o) => [o.address.toLowerCase(), o]));
       const final = { ...(result.response !== undefined ? { response: result.response } : {}), ...(result.relayQueueId !== undefined ? { relayQueueId: result.relayQueueId } : {}) };
       for (const r of rows) {
@@ -498,14 +509,14 @@ export class Worker {
     this.opts.log.write({ event: 'notice', time: now, level: 'warning', text: `${this.pauseReason}; pausing delivery for ${Math.round((this.pausedUntil - now) / 1000)}s` });
   }
 
-  /** One RFC 3464 notification per finished message with failed recipients (never for a null sender). */
+  /** One RFC 3464 notification per finished message with failed recipients (never for a null sender, nor against its NOTIFY). */
   private sendNotifications(): string[] {
     this.failedSinceNotify = false;
     const created: string[] = [];
     for (const m of this.store.needingDsn()) {
       const failed = this.store.recipients(m.id).filter((r) => r.state === 'bounced' || r.state === 'expired');
       const now = this.clock();
-      const dsn = buildDsn({ message: m, failed, raw: this.store.body(m.id), reportingHost: hostname(), now: new Date(now) });
+      const dsn = buildDsn({ message: m, failed, raw: this.store.body(m.id), reportingHost: hostname(), now: new Date(now), ...(this.opts.dsnNotify ? { defaultNotify: this.opts.dsnNotify } : {}) });
       if (dsn) {
         // The key makes this idempotent: a crash between enqueue and mark sends no second notice.
         const { id } = this.store.enqueue({ raw: dsn.raw, messageId: dsn.messageId, envelopeFrom: '', recipients: [dsn.to], submitter: 'sendwell-dsn', idempotencyKey: `dsn:${m.id}` }, now);

@@ -16,6 +16,7 @@ import type { Transport } from '../transport/types.js';
 import { Credentials } from './credentials.js';
 import { lintMessage, policyError } from '../policy/index.js';
 import { maildropPath, type DropFile } from '../queue/maildrop.js';
+import { checkMessageDsn, dsnFields } from '../queue/dsn-params.js';
 import { Pickup, userName } from './pickup.js';
 import { createHttpApi } from './http/index.js';
 import { createSmtpListener, type SmtpListenerOptions } from './smtp/listener.js';
@@ -260,12 +261,15 @@ export class Daemon {
     const head = raw.toString('latin1', 0, Math.min(raw.length, 64 * 1024));
     const messageId = /^Message-ID:\s*(<[^>\r\n]+>)/im.exec(head)?.[1] ?? '<unknown>';
     const user = userName(uid);
+    // The file comes from any local user: its DSN parameters are checked like the library's.
+    const dsn = checkMessageDsn(file.dsn, 'maildrop dsn');
     const r = this.service.submit({
       raw: this.dkim ? await dkimSign(raw, this.dkim) : raw,
       messageId,
       envelopeFrom: file.envelopeFrom,
       recipients: file.recipients,
       submitter: `local:${user}`,
+      ...dsnFields(dsn),
       // Keys are per user: one user cannot collide with (or probe) another's.
       ...(file.idempotencyKey ? { idempotencyKey: `local:${uid}:${file.idempotencyKey}` } : {}),
     });

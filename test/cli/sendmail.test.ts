@@ -313,6 +313,55 @@ describe('sendmail drop-in: the real callers', () => {
   });
 });
 
+describe('sendmail drop-in: DSN parameters per message (-N, -R, -V)', () => {
+  let srv: TestServer;
+  before(async () => {
+    // A relay that offers DSN (RFC 3461): sendwell sends RET/ENVID/NOTIFY only then.
+    srv = await startSmtpServer({ hideDSN: false });
+  });
+  after(async () => {
+    await srv.close();
+  });
+  // Defaults that differ from every flag below, so the test tells them apart.
+  const DSN_DEFAULTS = '[dsn]\nret = "FULL"\nnotify = ["FAILURE"]\n';
+
+  it('sendwell sendmail -N success -R hdrs -V X: MAIL FROM with RET=HDRS ENVID=X, RCPT TO with NOTIFY=SUCCESS; without flags [dsn] and ENVID = queue ID', async () => {
+    const t = setup(srv, DSN_DEFAULTS);
+    const before = srv.messages.length;
+    const r = await run(['sendmail', '-N', 'success', '-R', 'hdrs', '-V', 'X', '-i', 'root'], { stdin: 'Subject: with DSN flags\n\nx\n', env: t.env, bin: [SENDWELL] });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stderr, '', 'no warning: the flags are kept');
+    const got = srv.messages[before]!;
+    assert.deepEqual(got.to, ['admin@example.test']);
+    assert.equal(got.mailArgs.RET, 'HDRS');
+    assert.equal(got.mailArgs.ENVID, 'X');
+    assert.equal(got.rcptArgs[0]!.NOTIFY, 'SUCCESS');
+    const plain = await run(['sendmail', '-v', '-i', 'root'], { stdin: 'Subject: without DSN flags\n\nx\n', env: t.env, bin: [SENDWELL] });
+    assert.equal(plain.code, 0, plain.stderr);
+    const id = /^queued as ([0-9A-Za-z]{14})$/m.exec(plain.stdout)?.[1];
+    assert.ok(id, plain.stdout);
+    const got2 = srv.messages[before + 1]!;
+    assert.equal(got2.mailArgs.RET, 'FULL', '[dsn] ret');
+    assert.equal(got2.mailArgs.ENVID, id, 'the queue ID');
+    assert.equal(got2.rcptArgs[0]!.NOTIFY, 'FAILURE', '[dsn] notify');
+  });
+
+  it('queued with -odq, the flags are kept for the later run (-q) of the sendmail binary; -N never goes on as NOTIFY=NEVER', async () => {
+    const t = setup(srv, DSN_DEFAULTS);
+    const before = srv.messages.length;
+    const q = await run(['-odq', '-Nnever', '-R', 'full', '-Vorder+42', '-i', 'root'], { stdin: 'Subject: queued with DSN flags\n\nx\n', env: t.env });
+    assert.equal(q.code, 0, q.stderr);
+    assert.equal(q.stderr, '');
+    assert.equal(srv.messages.length, before, 'nothing delivered yet');
+    const flush = await run(['-q'], { env: t.env });
+    assert.equal(flush.code, 0, flush.stderr);
+    const got = srv.messages[before]!;
+    assert.equal(got.mailArgs.RET, 'FULL');
+    assert.equal(got.mailArgs.ENVID, 'order+42', 'xtext-encoded on the wire, decoded by the server');
+    assert.equal(got.rcptArgs[0]!.NOTIFY, 'NEVER');
+  });
+});
+
 describe('sendmail drop-in: refusals and exit codes', () => {
   let srv: TestServer;
   before(async () => {

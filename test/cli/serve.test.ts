@@ -169,6 +169,27 @@ describe('sendwell serve', () => {
     assert.equal(await stop(r), 0);
   });
 
+  it("the drop-in's -N, -R, -V reach the relay through the maildrop (checked again by the daemon)", async () => {
+    const relay = await startSmtpServer({ hideDSN: false });
+    servers.push(relay);
+    const state = join(work, 'drop-dsn-state');
+    const cfg = config('drop-dsn.toml', `[relay]\nurl = "${relay.url('smtp', 'tls=never')}"\n[sender]\nfrom = "Jane Doe <jane@example.test>"\n[dsn]\nret = "FULL"\nnotify = ["FAILURE"]\n`);
+    const r = await serve(['--config', cfg, '--state-dir', state]);
+    const sent = await runCli(['sendmail', '-N', 'success,delay', '-R', 'hdrs', '-V', 'drop-1', '-i', 'bob@example.test'], {
+      cwd: work,
+      env: { PATH: process.env.PATH ?? '', SENDWELL_STATE_DIR: state, SENDWELL_CONFIG: cfg },
+      stdin: 'From: Jane Doe <jane@example.test>\nTo: bob@example.test\nSubject: via the maildrop with DSN flags\n\nhi\n',
+    });
+    assert.equal(sent.code, 0, sent.stderr);
+    const deadline = Date.now() + 30_000;
+    while (relay.messages.length < 1 && Date.now() < deadline) await sleep(100);
+    assert.equal(relay.messages.length, 1, r.log());
+    const m = relay.messages[0]!;
+    assert.deepEqual([m.mailArgs.RET, m.mailArgs.ENVID, m.rcptArgs[0]!.NOTIFY], ['HDRS', 'drop-1', 'SUCCESS,DELAY']);
+    assert.match(r.log(), /maildrop: queued [0-9A-Za-z]{14} from /);
+    assert.equal(await stop(r), 0);
+  });
+
   it('takes bounces for the bounce domain from any relay (valid VERP only) and ingests them (R2)', async () => {
     const relay = await startSmtpServer();
     servers.push(relay);

@@ -1,14 +1,15 @@
 import type { Database } from 'better-sqlite3';
 import type { EnqueueResult, NewMessage } from '../store.js';
 import { newQueueId } from '../ids.js';
+import { formatNotify } from '../dsn-params.js';
 
 /** Insert a message and one row per recipient, or return the message an idempotency key already names. */
 export function enqueueOp(db: Database): (msg: NewMessage, now: number) => EnqueueResult {
   const byKey = db.prepare<[string], { id: string }>('SELECT id FROM message WHERE idempotency_key = ?');
   const idTaken = db.prepare<[string], { id: string }>('SELECT id FROM message WHERE id = ?');
   const insertMessage = db.prepare(
-    `INSERT INTO message (id, message_id, envelope_from, raw, size, created_at, submitter, idempotency_key, content_hash, dsn_envid, list)
-     VALUES (@id, @messageId, @envelopeFrom, @raw, @size, @now, @submitter, @idempotencyKey, @contentHash, @dsnEnvid, @list)`,
+    `INSERT INTO message (id, message_id, envelope_from, raw, size, created_at, submitter, idempotency_key, content_hash, dsn_envid, dsn_notify, dsn_ret, list)
+     VALUES (@id, @messageId, @envelopeFrom, @raw, @size, @now, @submitter, @idempotencyKey, @contentHash, @dsnEnvid, @dsnNotify, @dsnRet, @list)`,
   );
   const insertRecipient = db.prepare(
     `INSERT INTO recipient (queue_id, address, domain, state, next_attempt_at, last_reason, updated_at)
@@ -37,6 +38,8 @@ export function enqueueOp(db: Database): (msg: NewMessage, now: number) => Enque
       idempotencyKey: msg.idempotencyKey ?? null,
       contentHash: msg.contentHash ?? null,
       dsnEnvid: msg.dsnEnvid ?? null,
+      dsnNotify: msg.dsnNotify ? formatNotify(msg.dsnNotify) : null,
+      dsnRet: msg.dsnRet ?? null,
       list: msg.list ?? null,
     });
     for (const address of new Set(msg.recipients)) {

@@ -15,6 +15,7 @@ import { adminOp, releaseHeldOp } from './admin.js';
 import { amendBouncedOp, dsnOps, purgeBodiesOp } from './bounces.js';
 import { takeTokensOp } from './buckets.js';
 import { claimOp } from './claim.js';
+import { delayOps, findByEnvidOp } from './delay.js';
 import { completeOp } from './complete.js';
 import { enqueueOp } from './enqueue.js';
 import { heartbeatOp, reapExpiredOp, recoverOwnOp } from './leases.js';
@@ -122,6 +123,7 @@ export function openSqliteStore(stateDir: string, database?: Sqlite.Database): Q
   const db = preparedOnFirstUse(opened);
   const reads = readOps(db);
   const dsn = dsnOps(db);
+  const delay = delayOps(db);
   const hold = adminOp(db, 'hold');
   const release = adminOp(db, 'release');
   const retry = adminOp(db, 'retry');
@@ -143,6 +145,9 @@ export function openSqliteStore(stateDir: string, database?: Sqlite.Database): Q
     amendBounced: amendBouncedOp(db),
     needingDsn: dsn.needingDsn,
     markDsnSent: dsn.markDsnSent,
+    needingDelayWarning: delay.needingDelayWarning,
+    markDelayWarned: delay.markDelayWarned,
+    findByEnvid: findByEnvidOp(db),
     purgeBodies: purgeBodiesOp(db),
     takeTokens: takeTokensOp(db),
     close: () => opened.close(),

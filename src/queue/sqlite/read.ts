@@ -1,6 +1,7 @@
 import type { Database } from 'better-sqlite3';
 import type { AttemptRow, DeliveryInfo, QueuedMessage, RecipientRow } from '../store.js';
 import { RECIPIENT_STATES, type RecipientState } from '../states.js';
+import { parseNotify, type DsnRet } from '../dsn-params.js';
 import {
   MESSAGE_COLUMNS,
   RECIPIENT_COLUMNS,
@@ -12,18 +13,32 @@ import {
   type RecipientDbRow,
 } from './rows.js';
 
+interface DeliveryDbRow {
+  envelope_from: string;
+  created_at: number;
+  submitter: string;
+  size: number;
+  raw: Buffer | null;
+  dsn_envid: string | null;
+  dsn_notify: string | null;
+  dsn_ret: DsnRet | null;
+}
+
 export function readOps(db: Database) {
   const body = db.prepare<[string], { raw: Buffer | null }>('SELECT raw FROM message WHERE id = ?');
   // The body only up to a size: a claimed round's bodies are read ahead, and large ones when their turn comes.
-  const delivery = db.prepare<[number, string], { envelope_from: string; created_at: number; submitter: string; size: number; raw: Buffer | null }>(
-    'SELECT envelope_from, created_at, submitter, size, CASE WHEN size <= ? THEN raw END AS raw FROM message WHERE id = ?',
+  const delivery = db.prepare<[number, string], DeliveryDbRow>(
+    'SELECT envelope_from, created_at, submitter, size, CASE WHEN size <= ? THEN raw END AS raw, dsn_envid, dsn_notify, dsn_ret FROM message WHERE id = ?',
   );
-  const toDelivery = (m: { envelope_from: string; created_at: number; submitter: string; size: number; raw: Buffer | null }, maxBody: number): DeliveryInfo => ({
+  const toDelivery = (m: DeliveryDbRow, maxBody: number): DeliveryInfo => ({
     envelopeFrom: m.envelope_from,
     createdAt: m.created_at,
     submitter: m.submitter,
     raw: m.raw,
     bodyLater: m.raw === null && m.size > maxBody,
+    dsnEnvid: m.dsn_envid,
+    dsnNotify: m.dsn_notify === null ? null : (parseNotify(m.dsn_notify) ?? null),
+    dsnRet: m.dsn_ret,
   });
   // One read transaction for the lot: each statement on its own would take (and drop) the WAL read lock.
   const deliveryMany = db.transaction((ids: string[], maxBody: number) => {

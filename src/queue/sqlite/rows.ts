@@ -1,5 +1,6 @@
 import type { AttemptRow, QueuedMessage, RecipientRow } from '../store.js';
 import type { RecipientState } from '../states.js';
+import { parseNotify, type DsnRet } from '../dsn-params.js';
 
 export const RECIPIENT_COLUMNS =
   'id, queue_id, address, domain, state, attempts, next_attempt_at, lease_owner, lease_until, last_code, last_dsn, last_reason, relay_queue_id, updated_at';
@@ -40,7 +41,8 @@ export function toRecipient(r: RecipientDbRow): RecipientRow {
   };
 }
 
-export const MESSAGE_COLUMNS = 'id, message_id, envelope_from, size, created_at, submitter, idempotency_key, raw IS NOT NULL AS has_body, dsn_sent, list';
+export const MESSAGE_COLUMNS =
+  'id, message_id, envelope_from, size, created_at, submitter, idempotency_key, raw IS NOT NULL AS has_body, dsn_sent, list, dsn_envid, dsn_notify, dsn_ret, delay_warned';
 
 export interface MessageDbRow {
   id: string;
@@ -53,6 +55,10 @@ export interface MessageDbRow {
   has_body: number;
   dsn_sent: number;
   list: string | null;
+  dsn_envid: string | null;
+  dsn_notify: string | null;
+  dsn_ret: DsnRet | null;
+  delay_warned: number;
 }
 
 export function toMessage(m: MessageDbRow): QueuedMessage {
@@ -67,6 +73,10 @@ export function toMessage(m: MessageDbRow): QueuedMessage {
     hasBody: m.has_body === 1,
     dsnSent: m.dsn_sent === 1,
     list: m.list,
+    dsnEnvid: m.dsn_envid,
+    dsnNotify: m.dsn_notify === null ? null : (parseNotify(m.dsn_notify) ?? null),
+    dsnRet: m.dsn_ret,
+    delayWarned: m.delay_warned === 1,
   };
 }
 

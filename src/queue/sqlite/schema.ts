@@ -183,4 +183,13 @@ CREATE TABLE form_spent (
   ) WITHOUT ROWID;
   CREATE INDEX content_recipient_recent ON content_recipient (content_hash, last_at);
   `,
+  /* 7: per-message DSN parameters (RFC 3461: sendmail -N/-R, RCPT NOTIFY=, MAIL RET=; -V/ENVID= is dsn_envid of 1) and delay warnings */ `
+  -- NULL: not given by the submitter; [dsn] of the config applies at delivery time.
+  ALTER TABLE message ADD COLUMN dsn_notify TEXT;          -- 'NEVER', or SUCCESS,FAILURE,DELAY in that order
+  ALTER TABLE message ADD COLUMN dsn_ret TEXT CHECK (dsn_ret IN ('FULL','HDRS'));
+  -- One delay warning per message at most ([queue] delay_warning).
+  ALTER TABLE message ADD COLUMN delay_warned INTEGER NOT NULL DEFAULT 0;
+  -- A bounce that quotes the submitter's own ENVID (sent on unchanged) finds its message.
+  CREATE INDEX message_dsn_envid ON message (dsn_envid) WHERE dsn_envid IS NOT NULL;
+  `,
 ];

@@ -12,6 +12,11 @@
  *   upstream cannot carry it.
  * - `250 2.0.0 queued as <ID>` only after QueueService.submit returned (durable).
  * - Per-client connection and message-rate limits (R8).
+ * - DSN (RFC 3461) is offered: a client's RET, ENVID and NOTIFY are kept with the
+ *   message and passed on to the relay (ENVID unchanged); sendwell's own notices
+ *   follow its NOTIFY. NOTIFY is kept per message, so a recipient whose NOTIFY
+ *   differs from the transaction's first gets 452 4.5.3 and comes in the next
+ *   transaction, as after any "too many recipients".
  */
 import { hostname as osHostname } from 'node:os';
 import net from 'node:net';
@@ -24,6 +29,7 @@ import { defaultIdGenerator, formatDate } from '../../message/ids.js';
 import { lintMessage } from '../../policy/lint.js';
 import type { PolicyOptions } from '../../policy/types.js';
 import { contentHash, type QueueService } from '../../queue/service.js';
+import { dsnFields, ENVID, formatNotify, parseNotify, type MessageDsn } from '../../queue/dsn-params.js';
 import { has8bit } from '../../transport/smtp/dotstuff.js';
 import { to7bit } from '../../transport/smtp/to7bit.js';
 import type { Credentials } from '../credentials.js';
@@ -218,6 +224,27 @@ export function createSmtpListener(options: SmtpListenerOptions): SmtpListener {
     const from = session.envelope.mailFrom;
     return from !== false && from.args !== false && from.args.SMTPUTF8 === true;
   };
+  /** A recipient's NOTIFY as stored ('' when it gave none). */
+  const notifyOf = (r: SMTPServerAddress): string => {
+    const n = r.dsn?.notify ? parseNotify(r.dsn.notify) : undefined;
+    return n ? formatNotify(n) : '';
+  };
+  /**
+   * This transaction's DSN parameters, from the accepted MAIL's own arguments (not
+   * session.envelope.dsn, which a refused MAIL may have set) and the recipients' NOTIFY.
+   */
+  const dsnOf = (session: SMTPServerSession): MessageDsn => {
+    const from = session.envelope.mailFrom;
+    const args = from !== false && from.args !== false ? from.args : {};
+    const ret = typeof args.RET === 'string' ? args.RET.toUpperCase() : undefined;
+    const first = session.envelope.rcptTo[0];
+    const notify = first?.dsn?.notify ? parseNotify(first.dsn.notify) : undefined;
+    return {
+      ...(notify ? { notify } : {}),
+      ...(ret === 'FULL' || ret === 'HDRS' ? { ret } : {}),
+      ...(typeof args.ENVID === 'string' && ENVID.test(args.ENVID) ? { envid: args.ENVID } : {}),
+    };
+  };
 
   /**
    * smtp-server derives the enhanced status code from the reply code alone (550 is
@@ -313,6 +340,10 @@ export function createSmtpListener(options: SmtpListenerOptions): SmtpListener {
     const args = address.args || {};
     const declared = typeof args.SIZE === 'string' ? Number(args.SIZE) : undefined;
     if (declared !== undefined && declared > sizeLimit()) return fail(cb, REPLIES.tooBig(sizeLimit()));
+    // ENVID goes on to the relay and into notices: printable ASCII, at most 100 characters (RFC 3461 §4.4).
+    if (args.ENVID !== undefined && (typeof args.ENVID !== 'string' || !ENVID.test(args.ENVID))) {
+      return fail(cb, reply(501, '5.5.4', 'ENVID must be 1 to 100 printable ASCII characters (RFC 3461 §4.4)'));
+    }
     const smtpUtf8 = args.SMTPUTF8 === true;
     if (smtpUtf8 && upstream().smtputf8 === false) return fail(cb, REPLIES.smtputf8Unavailable('internationalized addresses or headers'));
     if (address.address !== '') {
@@ -338,6 +369,11 @@ export function createSmtpListener(options: SmtpListenerOptions): SmtpListener {
     if (parsed.needsSmtputf8) {
       if (upstream().smtputf8 === false) return fail(cb, REPLIES.smtputf8Unavailable(`the internationalized address ${parsed.address}`));
       if (!smtpUtf8Of(session)) return fail(cb, reply(553, '5.6.7', 'the recipient address is internationalized: give the SMTPUTF8 parameter with MAIL FROM'));
+    }
+    // NOTIFY is kept per message: another NOTIFY comes in a transaction of its own (RFC 5321 §4.5.3.1.10).
+    const other = session.envelope.rcptTo.find((r) => r.address.toLowerCase() !== address.address.toLowerCase());
+    if (other && notifyOf(other) !== notifyOf(address)) {
+      return fail(cb, reply(452, '4.5.3', `NOTIFY=${notifyOf(address) || '(none)'} differs from this message's NOTIFY=${notifyOf(other) || '(none)'}; send this recipient in a new transaction`));
     }
     if (session.user) return cb();
     const sender = session.envelope.mailFrom ? session.envelope.mailFrom.address : undefined;
@@ -436,6 +472,7 @@ export function createSmtpListener(options: SmtpListenerOptions): SmtpListener {
         recipients,
         submitter,
         contentHash: contentHash([subject, stableBody(body.get('Content-Type'), body.body.toString('latin1'))]),
+        ...dsnFields(dsnOf(session)),
       });
     } catch (err) {
       const why = err instanceof SendwellError ? err.message : String(err);
@@ -545,7 +582,8 @@ export function createSmtpListener(options: SmtpListenerOptions): SmtpListener {
       hide8BITMIME: false,
       hideSMTPUTF8: false,
       hideENHANCEDSTATUSCODES: false,
-      hideDSN: true,
+      // RET, ENVID and NOTIFY are kept per message (dsnOf) and passed on to the relay.
+      hideDSN: false,
       hideREQUIRETLS: true,
       disableReverseLookup: true,
       logger: false,

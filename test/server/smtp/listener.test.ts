@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -164,6 +164,60 @@ describe('SMTP listener: the guide sample and nodemailer', () => {
     t.close();
     const id = QUEUED.exec(info.response)![1]!;
     assert.match(h.raw(id), /with\s+ESMTPS id/);
+  });
+});
+
+describe('SMTP listener: DSN parameters (RFC 3461) are kept per message', () => {
+  it('offers DSN; RET, ENVID (xtext-decoded) and NOTIFY are queued with the message and passed on; another NOTIFY in the same transaction gets 452 4.5.3', async () => {
+    const h = await start();
+    const c = await session(h);
+    c.write('EHLO client.example.test\r\n');
+    assert.match((await c.reply()).text, /^250-DSN$/m);
+    assert.match((await c.cmd('MAIL FROM:<jane@example.test> RET=HDRS ENVID=order+2B42')).text, /^250 /);
+    assert.match((await c.cmd('RCPT TO:<bob@example.org> NOTIFY=SUCCESS,DELAY ORCPT=rfc822;bob@example.org')).text, /^250 /);
+    assert.match((await c.cmd('RCPT TO:<carol@example.org> NOTIFY=FAILURE')).text, /^452 4\.5\.3 NOTIFY=FAILURE differs from this message's NOTIFY=SUCCESS,DELAY; send this recipient in a new transaction$/);
+    assert.match((await c.cmd('RCPT TO:<dave@example.org> NOTIFY=DELAY,SUCCESS')).text, /^250 /, 'the same NOTIFY in another order');
+    assert.equal((await c.cmd('DATA')).code, 354);
+    const id = QUEUED.exec((await c.data(message())).text)![1]!;
+    const m = h.store.message(id)!;
+    assert.deepEqual([m.dsnRet, m.dsnEnvid, m.dsnNotify], ['HDRS', 'order+42', ['SUCCESS', 'DELAY']]);
+    assert.deepEqual(h.store.recipients(id).map((r) => r.address), ['bob@example.org', 'dave@example.org']);
+    // Without parameters: nothing of its own, [dsn] of the config applies later.
+    assert.match((await c.cmd('MAIL FROM:<jane@example.test>')).text, /^250 /);
+    assert.match((await c.cmd('RCPT TO:<carol@example.org>')).text, /^250 /);
+    assert.equal((await c.cmd('DATA')).code, 354);
+    const plain = QUEUED.exec((await c.data(message({ to: 'carol@example.org' }))).text)![1]!;
+    const p = h.store.message(plain)!;
+    assert.deepEqual([p.dsnRet, p.dsnEnvid, p.dsnNotify], [null, null, null]);
+    // The worker hands them to the transport (capture: the envelope is in the .json).
+    await h.service.worker.drain();
+    const captured = readdirSync(join(h.dir, 'captured')).filter((f) => f.endsWith('.json')).map((f) => JSON.parse(readFileSync(join(h.dir, 'captured', f), 'utf8')) as { to: string[]; dsn?: unknown });
+    assert.deepEqual(captured.find((e) => e.to.includes('bob@example.org'))!.dsn, { envid: 'order+42', notify: ['SUCCESS', 'DELAY'], ret: 'HDRS' });
+    assert.deepEqual(captured.find((e) => e.to.includes('carol@example.org'))!.dsn, { envid: plain });
+  });
+
+  it('refuses an ENVID that is not 1 to 100 printable characters (501 5.5.4)', async () => {
+    const h = await start();
+    const c = await session(h);
+    assert.match((await c.cmd(`MAIL FROM:<jane@example.test> ENVID=${'x'.repeat(101)}`)).text, /^501 5\.5\.4 ENVID must be 1 to 100 printable ASCII characters/);
+    assert.match((await c.cmd('MAIL FROM:<jane@example.test> RET=BODY')).text, /^501 /);
+    assert.match((await c.cmd('MAIL FROM:<jane@example.test> ENVID=ok')).text, /^250 /);
+  });
+
+  it("nodemailer's dsn option arrives with the message", async () => {
+    const h = await start();
+    const t = createTransport({ host: '127.0.0.1', port: h.port, secure: false, ignoreTLS: true });
+    const info = await t.sendMail({
+      from: 'Jane Doe <jane@example.test>',
+      to: 'bob@example.org',
+      subject: 'With DSN',
+      text: 'hello',
+      dsn: { id: 'nm-1', return: 'headers', notify: ['failure', 'delay'], recipient: 'jane@example.test' },
+    });
+    t.close();
+    const id = QUEUED.exec(info.response)![1]!;
+    const m = h.store.message(id)!;
+    assert.deepEqual([m.dsnRet, m.dsnEnvid, m.dsnNotify], ['HDRS', 'nm-1', ['FAILURE', 'DELAY']]);
   });
 });
 
