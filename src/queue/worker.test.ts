@@ -191,6 +191,29 @@ describe('Worker', () => {
     assert.equal(m.rcptArgs[0]!.ORCPT, 'rfc822;a@example.test');
   });
 
+  it('renews the leases of messages still being sent, and only while they are', async () => {
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    let dataSeen!: () => void;
+    const inData = new Promise<void>((r) => (dataSeen = r));
+    const srv = await startSmtpServer({ onData: async () => { dataSeen(); await held; return undefined; } });
+    servers.push(srv);
+    const { store, worker, clock } = setup(srv.url('smtp', 'tls=never'), { heartbeatMs: 10 });
+    const slow = enqueue(store, ['slow@example.test']);
+    const draining = worker.drain();
+    await inData;
+    const first = store.recipients(slow)[0]!.leaseUntil!;
+    clock.advance(60_000);
+    const deadline = Date.now() + 5000;
+    while (store.recipients(slow)[0]!.leaseUntil === first && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    assert.equal(store.recipients(slow)[0]!.leaseUntil, T0 + 60_000 + 120_000, 'renewed to now + the lease');
+    release();
+    await draining;
+    assert.equal(store.recipients(slow)[0]!.state, 'delivered');
+    assert.equal(store.recipients(slow)[0]!.leaseUntil, null, 'no lease after the outcome');
+    await worker.close();
+  });
+
   it('recovers rows leased by a dead process on this host at startup', async () => {
     const srv = await startSmtpServer();
     servers.push(srv);

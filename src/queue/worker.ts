@@ -87,6 +87,8 @@ export interface WorkerOptions {
    * to this, typically a thread of their own (delivery-io.ts threadIo).
    */
   backlogIo?: () => DeliveryIo;
+  /** How often leases of messages being sent are renewed (default 30 s; tests shorten it). */
+  heartbeatMs?: number;
 }
 
 export interface DrainResult {
@@ -358,7 +360,8 @@ export class Worker {
     const ids = rows.map((r) => r.id);
     // Claimed a while ago (a slow relay works through a round): renew the lease before sending.
     if (started - claimed.claimedAt > LEASE_MS / 2) this.store.heartbeat(this.owner, started + LEASE_MS, ids);
-    const heartbeat = setInterval(() => this.store.heartbeat(this.owner, this.clock() + LEASE_MS, ids), HEARTBEAT_MS);
+    this.sending.add(ids);
+    this.heartbeat ??= setInterval(() => this.renewLeases(), this.opts.heartbeatMs ?? HEARTBEAT_MS).unref();
     try {
       // ENVID = the submitter's, else the queue ID, so a DSN from further down the line names the message (RFC 3461).
       const from = this.opts.envelopeSender && message.envelopeFrom !== '' ? this.opts.envelopeSender(rows[0]!, message.envelopeFrom) : message.envelopeFrom;
@@ -382,8 +385,21 @@ export class Worker {
       }
       // The transport drops a broken connection itself and opens a new one for the next message.
     } finally {
-      clearInterval(heartbeat);
+      this.sending.delete(ids);
     }
+  }
+
+  /** Rows being sent right now; one timer renews all their leases (not a timer per message). */
+  private readonly sending = new Set<number[]>();
+  private heartbeat: NodeJS.Timeout | undefined;
+
+  private renewLeases(): void {
+    if (this.sending.size === 0) {
+      clearInterval(this.heartbeat);
+      this.heartbeat = undefined;
+      return;
+    }
+    this.store.heartbeat(this.owner, this.clock() + LEASE_MS, [...this.sending].flat());
   }
 
   /**
