@@ -28,7 +28,13 @@ export async function serveCommand(flags: ServeFlags, _io: Io): Promise<number> 
       log,
     });
   };
+  // A SIGHUP while starting (e.g. from a service manager right after the listeners
+  // answer) must not kill the process, which is its default action: reload once started.
+  let hupWhileStarting = false;
+  const early = () => (hupWhileStarting = true);
+  process.on('SIGHUP', early);
   let daemon = await start();
+  process.off('SIGHUP', early);
   await new Promise<void>((resolve) => {
     let reloading = false;
     const stop = (signal: string) => {
@@ -64,6 +70,7 @@ export async function serveCommand(flags: ServeFlags, _io: Io): Promise<number> 
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
     process.on('SIGHUP', onHup);
+    if (hupWhileStarting) onHup();
   });
   return EXIT.OK;
 }
