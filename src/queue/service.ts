@@ -55,7 +55,7 @@ export interface QueueServiceOptions {
   bulk?: BulkDetection;
   /**
    * A worker that meets a backlog moves its claims and commits to a thread of
-   * its own (`sendwell flush`, `sendwell worker`), so SQLite and SMTP use two
+   * its own (`sendwell flush`, `sendwell worker`, `sendwell serve`), so SQLite and SMTP use two
    * cores. Off for one-off sends: starting the thread costs more than it saves.
    */
   backlogThread?: boolean;

@@ -107,7 +107,7 @@ export class Daemon {
       }
       log('warning', `NO RELAY CONFIGURED: outgoing mail is CAPTURED in ${relay.captureDir}, not sent. Configure one with \`sendwell init --preset …\` (C1-C3).`);
     }
-    const service = QueueService.fromConfig(config, stateDir, { relay: relay.options });
+    const service = QueueService.fromConfig(config, stateDir, { relay: relay.options, backlogThread: true });
     // The API submits through a mailer that shares the daemon's queue directory.
     const mailer = createMailer({ config: { ...config, stateDir }, stateDir, relay: relay.options, submitter: 'api', maildrop: false });
     const credentials = new Credentials(stateDir);
