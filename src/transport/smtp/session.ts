@@ -325,7 +325,8 @@ export class SmtpSession {
    */
   prepare(envelope: Envelope, raw: Buffer): Prepared {
     const { target } = this.params;
-    const where = endpoint(target.host, target.port);
+    // Only error messages name the relay: not computed per message.
+    const where = () => endpoint(target.host, target.port);
     checkAddress(envelope.from, 'envelope sender');
     if (!Array.isArray(envelope.to) || envelope.to.length === 0) {
       throw new SendwellError('EADDRESS', 'the envelope has no recipients', { hint: 'give at least one recipient' });
@@ -335,7 +336,7 @@ export class SmtpSession {
     const ext = this.extensions;
     const needsUtf8 = envelope.smtputf8 === true || ![envelope.from, ...envelope.to].every(isAsciiAddress);
     if (needsUtf8 && !ext.has('SMTPUTF8')) {
-      throw new SendwellError('ESMTPUTF8', `an address has non-ASCII characters, but the relay ${where} does not offer SMTPUTF8`, {
+      throw new SendwellError('ESMTPUTF8', `an address has non-ASCII characters, but the relay ${where()} does not offer SMTPUTF8`, {
         phase: 'mail',
         temporary: false,
         hint: 'internationalized addresses need SMTPUTF8 (RFC 6531) on every hop: use an ASCII address for this recipient or sender, or a relay that offers SMTPUTF8',
@@ -353,7 +354,7 @@ export class SmtpSession {
     const size = data.length - 3; // without the terminating ".CRLF"
     const maxSize = this.maxSize;
     if (maxSize > 0 && size > maxSize) {
-      throw new SendwellError('ESIZE', `the message is ${size} octets, more than the ${maxSize} octets the relay ${where} accepts`, {
+      throw new SendwellError('ESIZE', `the message is ${size} octets, more than the ${maxSize} octets the relay ${where()} accepts`, {
         phase: 'mail',
         temporary: false,
         rule: 'R9',
