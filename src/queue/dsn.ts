@@ -3,7 +3,7 @@
  * one per message, to the envelope sender, sent with the null sender `<>` so
  * that a failing notification can never bounce again (R2: no double bounces).
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes, sha256 } from '../random.js';
 import { formatDate } from '../message/ids.js';
 import type { QueuedMessage, RecipientRow } from './store.js';
 
@@ -40,7 +40,7 @@ export function buildDsn(input: DsnInput): BuiltDsn | null {
   if (message.envelopeFrom === '' || failed.length === 0) return null;
   const domain = message.envelopeFrom.slice(message.envelopeFrom.lastIndexOf('@') + 1);
   const messageId = `<dsn.${message.id}.${randomBytes(4).toString('hex')}@${domain}>`;
-  const boundary = `sendwell-dsn-${createHash('sha256').update(message.id).digest('hex').slice(0, 16)}`;
+  const boundary = `sendwell-dsn-${sha256(message.id).toString('hex').slice(0, 16)}`;
   const date = formatDate(input.now);
   const lines = (...l: string[]) => l.join('\r\n');
   const human = lines(
