@@ -8,12 +8,13 @@
 //    file. What it loads with `await import()` (the SMTP client, -q, -bp's
 //    output, zod for config errors) stays as tsc wrote it in dist/ and is
 //    loaded from there when needed (SendwellError's instanceof holds across
-//    both copies). better-sqlite3 (a native addon) stays in node_modules.
+//    both copies). better-sqlite3's JavaScript is bundled too, its native
+//    addon stays in node_modules (scripts/bundle/better-sqlite3.cjs).
 // 2. dist/cli/sendmail-bundle.cjs.cache: V8's code cache for the bundle after
 //    a training run (one `sendmail -odq -t` into a scratch queue), which
 //    dist/cli/sendmail-bin.js uses when it matches (see bundle-loader.ts).
-// 3. dist/cli/sendmail-bin.cjs (the `sendmail` bin) and sendmail-bin.js: the entry with
-//    bundle-loader.js inlined.
+// 3. dist/cli/sendmail-bin.cjs (the `sendmail` bin, also run by `sendwell sendmail`) and
+//    sendmail-bin.js: the entry with bundle-loader.js inlined.
 //
 // `node scripts/bundle-sendmail.mjs --analyze` prints what the bundle holds.
 import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -33,6 +34,8 @@ const cacheFile = `${bundle}.cache`;
 const outside = {
   name: 'outside',
   setup(b) {
+    // better-sqlite3's JavaScript goes into the bundle, its native addon stays where npm put it (bundle/better-sqlite3.cjs).
+    b.onResolve({ filter: /^better-sqlite3$/ }, (args) => (args.importer.startsWith(dist) ? { path: join(root, 'scripts/bundle/better-sqlite3.cjs') } : undefined));
     b.onResolve({ filter: /^\.\.?\// }, (args) => {
       if (!args.importer.startsWith(dist)) return undefined;
       const target = resolve(dirname(args.importer), args.path);
@@ -52,9 +55,13 @@ const result = await build({
   format: 'cjs',
   platform: 'node',
   target: 'node20',
-  external: ['better-sqlite3'],
+  // `bindings` finds the addon for the installed better-sqlite3; the bundled copy is given it.
+  external: ['bindings'],
   plugins: [outside],
-  define: { 'import.meta.url': '__sendwellImportMetaUrl' },
+  define: {
+    'import.meta.url': '__sendwellImportMetaUrl',
+    __BUNDLED_BETTER_SQLITE3_VERSION__: JSON.stringify(JSON.parse(readFileSync(join(root, 'node_modules/better-sqlite3/package.json'), 'utf8')).version),
+  },
   // import() becomes require() (of an ES module, Node >= 20.19): the bundle runs in a vm.Script (bundle-loader.ts).
   supported: { 'dynamic-import': false },
   banner: { js: "const __sendwellImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
@@ -99,16 +106,19 @@ try {
 }
 
 // The entry, twice, with bundle-loader.js inlined and its fallback import('./sendmail.js') left as is:
-// sendmail-bin.cjs, the package's `sendmail` bin (Node starts a CommonJS entry faster than an ES
-// module), and sendmail-bin.js in place (`sendwell sendmail`, links made to it before).
+// sendmail-bin.cjs, the package's `sendmail` bin and what `sendwell sendmail` runs (Node starts a
+// CommonJS entry faster than an ES module), and sendmail-bin.js in place (links made to it before).
+// sendmail-bin.cjs is written last: bin.cts and bin.ts run it only when it is not older than
+// sendmail-bin.js (after a `tsc` alone it is, and the ES module runs).
 const bin = join(cli, 'sendmail-bin.js');
-const entryOptions = { entryPoints: [bin], bundle: true, platform: 'node', target: 'node20', plugins: [outside], sourcemap: true, logLevel: 'warning' };
-await build({
+const entryOptions = { entryPoints: [bin], bundle: true, platform: 'node', target: 'node20', plugins: [outside], sourcemap: true, logLevel: 'warning', write: false };
+const cjsEntry = await build({
   ...entryOptions,
   outfile: join(cli, 'sendmail-bin.cjs'),
   format: 'cjs',
   define: { 'import.meta.url': '__sendwellImportMetaUrl' },
   banner: { js: "const __sendwellImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
 });
-await build({ ...entryOptions, outfile: bin, allowOverwrite: true, format: 'esm' });
-for (const f of ['sendmail-bin.cjs', 'sendmail-bin.js']) chmodSync(join(cli, f), 0o755);
+const esmEntry = await build({ ...entryOptions, outfile: bin, allowOverwrite: true, format: 'esm' });
+for (const f of [...esmEntry.outputFiles, ...cjsEntry.outputFiles]) writeFileSync(f.path, f.contents);
+for (const f of ['sendmail-bin.cjs', 'sendmail-bin.js', 'bin.cjs']) chmodSync(join(cli, f), 0o755);

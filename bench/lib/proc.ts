@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 export const ROOT = new URL('../../', import.meta.url).pathname;
-export const BIN = join(ROOT, 'dist/cli/bin.js');
+/** The `sendwell` command as installed: package.json's bin (dist/cli/bin.cjs). */
+export const BIN = join(ROOT, (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { bin: Record<string, string> }).bin.sendwell!);
 export const USAGE = join(ROOT, 'bench/lib/usage.mjs');
 
 export interface Usage {

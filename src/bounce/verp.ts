@@ -6,10 +6,10 @@
  * or mangled bounces are recognised and ignored. The local part stays far
  * below 64 octets.
  */
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { SendwellError } from '../errors.js';
+import { nodeCrypto, randomBytes } from '../random.js';
 
 const B32 = 'abcdefghijklmnopqrstuvwxyz234567';
 /** 10 base32 characters: 50 bits of MAC. */
@@ -41,7 +41,7 @@ function decodeInt(s: string): number | null {
 }
 
 function mac(secret: Buffer, token: string): string {
-  const d = createHmac('sha256', secret).update(`sendwell-verp:${token}`).digest();
+  const d = nodeCrypto().createHmac('sha256', secret).update(`sendwell-verp:${token}`).digest();
   let bits = 0;
   let value = 0;
   let out = '';
@@ -79,7 +79,7 @@ export function parseVerp(v: Verp, address: string): { recipientId: number } | n
   const token = m[1]!.toLowerCase();
   const given = Buffer.from(m[2]!.toLowerCase());
   const expected = Buffer.from(mac(v.secret, token));
-  if (!timingSafeEqual(given, expected)) return null;
+  if (!nodeCrypto().timingSafeEqual(given, expected)) return null;
   const id = decodeInt(token);
   return id === null ? null : { recipientId: id };
 }

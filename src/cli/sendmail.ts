@@ -12,7 +12,6 @@
  * `await import()` where they are needed. `npm run build` bundles it
  * (scripts/bundle-sendmail.mjs).
  */
-import { randomBytes } from 'node:crypto';
 import { existsSync, fstatSync, readSync, realpathSync } from 'node:fs';
 import { hostname, userInfo } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
@@ -26,6 +25,7 @@ import type { LintReport } from '../policy/types.js';
 import { dropMessage, runningMaildrop } from '../queue/maildrop.js';
 import { dsnFields, parseNotify, type DsnNotify, type MessageDsn } from '../queue/dsn-params.js';
 import { contentHash, QueueService } from '../queue/service.js';
+import { randomBytes } from '../random.js';
 import type { RecipientRow } from '../queue/store.js';
 import { parseAddrSpec, parseMailbox, parseEnvelopeSender, type ParsedAddress } from '../message/address.js';
 import { formatMailboxField, mimefy, RawMessage, rewriteAddresses, scanAddressList, stableBody, type RawField } from '../message/raw.js';
@@ -840,7 +840,7 @@ export function sendmailExitCode(err: unknown): number {
 }
 
 /** Is `[relay] url` a sendmail: path that is this drop-in itself? Then every message would loop. */
-export function relayLoopsBack(url: string, own: readonly string[]): string | undefined {
+export function relayLoopsBack(url: string, own: readonly string[] | (() => readonly string[])): string | undefined {
   if (!url.startsWith('sendmail:')) return undefined;
   const path = url.slice('sendmail:'.length).replace(/^\/\//, '') || '/usr/sbin/sendmail';
   let target: string;
@@ -849,7 +849,7 @@ export function relayLoopsBack(url: string, own: readonly string[]): string | un
   } catch {
     return undefined;
   }
-  return own.some((p) => {
+  return (typeof own === 'function' ? own() : own).some((p) => {
     try {
       return realpathSync(p) === target;
     } catch {
@@ -861,7 +861,7 @@ export function relayLoopsBack(url: string, own: readonly string[]): string | un
 }
 
 function ownExecutables(): string[] {
-  return ['./sendmail-bin.cjs', './sendmail-bin.js', './bin.js'].map((f) => new URL(f, import.meta.url).pathname);
+  return ['./sendmail-bin.cjs', './sendmail-bin.js', './bin.cjs', './bin.js'].map((f) => new URL(f, import.meta.url).pathname);
 }
 
 // ---------------------------------------------------------------------------
@@ -1355,7 +1355,7 @@ export async function sendmailMain(argv: readonly string[], runtime: Partial<Sen
   let dialogue = false;
   try {
     const config = await loadSendmailConfig(rt.env);
-    const loop = relayLoopsBack(config.relay.url, ownExecutables());
+    const loop = relayLoopsBack(config.relay.url, ownExecutables);
     switch (args.mode) {
       case 'print-queue':
         return await printQueue(config, rt);

@@ -3,7 +3,7 @@
  * that paths which only add a missing Date (the sendmail drop-in, the queue's
  * notices) do not load the MIME libraries.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes } from '../random.js';
 
 const DAY_NAMES = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
 const MONTH_NAMES = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];

@@ -12,7 +12,7 @@
  * §5.2.6). The submitter's own ENVID comes back as Original-Envelope-Id
  * (RFC 3461 §6.3 a).
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes, sha256 } from '../random.js';
 import { formatDuration } from '../config/units.js';
 import { formatDate } from '../message/ids.js';
 import { notifies, type DsnNotify } from './dsn-params.js';
@@ -78,7 +78,7 @@ export function buildDsn(input: DsnInput): BuiltDsn | null {
   const domain = message.envelopeFrom.slice(message.envelopeFrom.lastIndexOf('@') + 1);
   const kind = delay ? 'delay' : 'dsn';
   const messageId = `<${kind}.${message.id}.${randomBytes(4).toString('hex')}@${domain}>`;
-  const boundary = `sendwell-${kind}-${createHash('sha256').update(message.id).digest('hex').slice(0, 16)}`;
+  const boundary = `sendwell-${kind}-${sha256(message.id).toString('hex').slice(0, 16)}`;
   const date = formatDate(input.now);
   const lines = (...l: string[]) => l.join('\r\n');
   const these = rows.length === 1 ? 'this recipient' : 'these recipients';

@@ -1,4 +1,4 @@
-import { randomInt } from 'node:crypto';
+import { randomBelow } from '../random.js';
 
 // Vowel-free, so queue IDs never spell words (like Postfix's long queue IDs).
 const ALPHABET = '0123456789BCDFGHJKLMNPQRSTVWXYZbcdfghjkmnpqrstvwxyz';
@@ -12,7 +12,7 @@ export function newQueueId(now: number): string {
     t = Math.floor(t / ALPHABET.length);
   }
   let tail = '';
-  for (let i = 0; i < 6; i++) tail += ALPHABET[randomInt(ALPHABET.length)];
+  for (let i = 0; i < 6; i++) tail += ALPHABET[randomBelow(ALPHABET.length)];
   return head + tail;
 }
 

@@ -10,7 +10,7 @@
  * A message is durable once its file is renamed into place (write, fsync,
  * rename); the daemon answers with a small `.ack` file the client may wait for.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes } from '../random.js';
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';

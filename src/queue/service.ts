@@ -3,9 +3,9 @@
  * with the flood brake and duplicate hold, the immediate attempt, and the
  * worker that drains the rest.
  */
-import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { SendwellError } from '../errors.js';
+import { sha256 } from '../random.js';
 import { SuppressionList } from '../bounce/suppression.js';
 import { loadVerpSecret, verpAddress, type Verp } from '../bounce/verp.js';
 import { alertDue, alertMail, alertText } from '../bounce/alert.js';
@@ -65,9 +65,8 @@ export interface QueueServiceOptions {
 
 /** Hash of subject and bodies, independent of Date, Message-ID and MIME boundaries. */
 export function contentHash(parts: Array<string | undefined>): string {
-  const h = createHash('sha256');
-  for (const p of parts) h.update(p ?? '').update('\0');
-  return h.digest('hex').slice(0, 32);
+  // The bytes of update(part).update('\0') for each part (a '\0' never pairs with a surrogate).
+  return sha256(parts.map((p) => `${p ?? ''}\0`).join('')).toString('hex').slice(0, 32);
 }
 
 export function scheduleFrom(q: { lifetimeMs: number; minBackoffMs: number; maxBackoffMs: number; retrySchedule?: string }): Schedule {

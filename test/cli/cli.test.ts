@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { SMTPServer } from 'smtp-server';
-import { runCli } from '../helpers/cli.js';
+import { BIN, BIN_ESM, runCli } from '../helpers/cli.js';
 
 const work = mkdtempSync(join(tmpdir(), 'sendwell-cli-'));
 
@@ -86,6 +86,17 @@ describe('sendwell CLI', () => {
     const bad = await run(['send', '--bogus']);
     assert.equal(bad.code, 64);
     assert.match(bad.stderr, /unknown option/);
+  });
+
+  it('package.json\'s bin (bin.cjs) and its ES-module twin (bin.js) answer alike, exit codes included', async () => {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { bin: Record<string, string>; version: string };
+    assert.equal(new URL(`../../${pkg.bin.sendwell}`, import.meta.url).pathname, BIN);
+    for (const args of [['--help'], ['--version'], [], ['send', '--bogus'], ['lint', '--help']]) {
+      const cjs = await run(args);
+      const esm = await runCli(args, { cwd: work, script: BIN_ESM });
+      assert.deepEqual(esm, cjs, args.join(' '));
+    }
+    assert.equal((await run(['--version'])).stdout.trim(), pkg.version);
   });
 
   it('--dry-run prints the composed message and the lint report, sends nothing', async () => {

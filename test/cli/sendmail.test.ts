@@ -16,7 +16,9 @@ import { runCli } from '../helpers/cli.js';
 
 /** The package's `sendmail` bin (sendmail-bin.js, its ES-module twin, runs under `sendwell sendmail`). */
 const SENDMAIL = new URL('../../dist/cli/sendmail-bin.cjs', import.meta.url).pathname;
-const SENDWELL = new URL('../../dist/cli/bin.js', import.meta.url).pathname;
+const SENDWELL = new URL('../../dist/cli/bin.cjs', import.meta.url).pathname;
+/** Its ES-module twin (links made to it before). */
+const SENDWELL_ESM = new URL('../../dist/cli/bin.js', import.meta.url).pathname;
 const root = mkdtempSync(join(tmpdir(), 'sendwell-sendmail-'));
 // An empty cwd: the drop-in must neither read ./sendwell.toml nor create ./.sendwell there.
 const cwd = join(root, 'cwd');
@@ -297,6 +299,13 @@ describe('sendmail drop-in: the real callers', () => {
     assert.match(help.stdout, /sendmail/);
     const own = await run(['sendmail', '--help'], { bin: [SENDWELL] });
     assert.match(own.stdout, /^usage: sendmail \[flags\]/);
+    // The ES-module twin (dist/cli/bin.js) does the same.
+    const esm = await run(['sendmail', '-v', '-i', 'root'], { stdin: 'Subject: via bin.js\n\nx\n', env: t.env, bin: [SENDWELL_ESM] });
+    assert.equal(esm.code, 0, esm.stderr);
+    assert.match(esm.stdout, /^queued as [0-9A-Za-z]{14}\n {2}delivered +admin@example\.test +250 /);
+    assert.equal(srv.messages.length, before + 2);
+    assert.equal((await run(['--help'], { bin: [SENDWELL_ESM] })).stdout, help.stdout);
+    assert.equal((await run(['sendmail', '--help'], { bin: [SENDWELL_ESM] })).stdout, own.stdout);
   });
 
   it('without SENDWELL_STATE_DIR the queue is under ~/.local/state/sendwell (or $XDG_STATE_HOME), never in the cwd', async () => {

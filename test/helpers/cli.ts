@@ -1,7 +1,9 @@
 /** Run the built `sendwell` binary (or another script) as a child process, as users do. */
 import { spawn } from 'node:child_process';
 
-export const BIN = new URL('../../dist/cli/bin.js', import.meta.url).pathname;
+/** package.json's `sendwell` bin (dist/cli/bin.cjs); BIN_ESM is its ES-module twin. */
+export const BIN = new URL('../../dist/cli/bin.cjs', import.meta.url).pathname;
+export const BIN_ESM = new URL('../../dist/cli/bin.js', import.meta.url).pathname;
 
 export interface CliResult {
   code: number | null;

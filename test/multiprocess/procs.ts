@@ -11,7 +11,7 @@ import Sqlite from 'better-sqlite3';
 import type { ReceivedMessage } from '../helpers/smtp-server.js';
 
 export const ROOT = new URL('../../', import.meta.url).pathname;
-export const BIN = join(ROOT, 'dist/cli/bin.js');
+export const BIN = join(ROOT, 'dist/cli/bin.cjs');
 
 export function requireBuiltCli(): void {
   if (!existsSync(BIN)) throw new Error(`${BIN} is missing: run \`npm run build\` first (npm run test:crash / test:multiprocess do)`);
