@@ -170,17 +170,21 @@ export class QueueService {
   /** Durably queue a message. Returns after the commit (WAL, synchronous=FULL). */
   submit(s: Submission): SubmitResult {
     const now = this.clock();
+    // The policy reads (flood count, suppression, bulk, duplicates) run in the insert's
+    // IMMEDIATE transaction (submitOne): one snapshot and one lock for all.
     const d = submitOne(this.submitDeps, s, now);
     this.logSubmission(s, d, now);
     return { queueId: d.queueId, existing: d.existing, held: d.held };
   }
 
+  private deps: SubmitDeps | undefined;
   private get submitDeps(): SubmitDeps {
-    return { store: this.store, suppression: this.opts.suppression, flood: this.opts.flood ?? DEFAULT_FLOOD, bulk: this.opts.bulk ?? DEFAULT_BULK_DETECTION, stateDir: this.stateDir };
+    return (this.deps ??= { store: this.store, suppression: this.opts.suppression, flood: this.opts.flood ?? DEFAULT_FLOOD, bulk: this.opts.bulk ?? DEFAULT_BULK_DETECTION, stateDir: this.stateDir });
   }
 
   private logSubmission(s: Submission, d: Decided, now: number): void {
-    this.logSubmissions([{ s, d }], now);
+    writeEvents(this.log, submissionEvents(s, d, now));
+    if (d.holdReason && !d.existing) process.stderr.write(`sendwell: warning: ${d.queueId} held by the ${d.holdReason}\n`);
   }
 
   /** The mail log lines of committed submissions (a group's in one write). */

@@ -90,6 +90,30 @@ export function storeContract(name: string, fresh: () => { open: () => QueueStor
       s.close();
     });
 
+    it('runs the policy decision inside the insert, applies its holds, and skips it for a repeat', () => {
+      const s = fresh().open();
+      let calls = 0;
+      let before = 0;
+      const decide = () => {
+        calls++;
+        // The decision reads in the insert's transaction: everything committed before it, not itself.
+        assert.equal(s.countSubmitted('test', T0), before);
+        return { holdReason: 'flood brake: test', initialStates: { 'b@example.test': { state: 'suppressed' as const, reason: 'bounced' } } };
+      };
+      const first = s.enqueue(msg({ idempotencyKey: 'k1' }), T0, decide);
+      assert.deepEqual(s.recipients(first.id).map((r) => [r.address, r.state, r.lastReason]), [
+        ['a@example.test', 'held', 'flood brake: test'],
+        ['b@example.test', 'suppressed', 'bounced'],
+      ]);
+      assert.deepEqual(s.enqueue(msg({ idempotencyKey: 'k1' }), T0, decide), { id: first.id, existing: true });
+      assert.equal(calls, 1);
+      assert.equal(s.recipients(s.enqueue(msg(), T0, () => ({})).id)[0]!.state, 'queued');
+      before = 2;
+      assert.equal(s.recipients(s.enqueue(msg(), T0, decide).id)[0]!.state, 'held');
+      assert.equal(calls, 2);
+      s.close();
+    });
+
     it('counts recent submissions and finds repeated identical mail', () => {
       const s = fresh().open();
       s.enqueue(msg({ submitter: 'cron', contentHash: 'h1', recipients: ['a@example.test'] }), T0);

@@ -130,8 +130,17 @@ export interface ClaimOptions {
   queueId?: string;
 }
 
+/** The holds a submission's policy checks decide (flood brake, suppression, bulk, duplicates). */
+export type SubmissionHolds = Pick<NewMessage, 'holdReason' | 'initialStates'>;
+
 export interface QueueStore {
-  enqueue(msg: NewMessage, now: number): EnqueueResult;
+  /**
+   * Insert (in a write transaction of its own, or as a savepoint of the caller's).
+   * `decide`, when given, runs in that transaction after the idempotency lookup and
+   * before the insert (not for a repeat): the policy reads see what the insert will
+   * be committed with, under the same write lock, and its holds are applied.
+   */
+  enqueue(msg: NewMessage, now: number, decide?: () => SubmissionHolds): EnqueueResult;
   /** Run `fn` in one write transaction (group commit: one fsync for many enqueues). */
   batch<T>(fn: () => T): T;
   /** Lease due recipients (queued, or deferred and due); counts the attempt. */
@@ -144,6 +153,12 @@ export interface QueueStore {
   recoverOwn(owner: string, now: number): number;
   /** Messages this submitter queued since `since` (the flood brake counts them). */
   countSubmitted(submitter: string, since: number, atMost?: number): number;
+  /**
+   * Whether this submitter queued at least `limit` messages since `since`, i.e.
+   * countSubmitted(submitter, since, limit) >= limit, answered without counting
+   * when that is cheaper (optional; the flood brake asks it for every submission).
+   */
+  floodReached?(submitter: string, since: number, limit: number): boolean;
   /** Which of `addresses` got a message with this content hash since `since` (repeated identical mail). */
   recentDuplicates(contentHash: string, addresses: string[], since: number): string[];
   /**

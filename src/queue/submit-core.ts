@@ -7,7 +7,7 @@
 import { SendwellError } from '../errors.js';
 import type { SuppressionList } from '../bounce/suppression.js';
 import type { LogEvent } from './maillog.js';
-import type { NewMessage, QueueStore } from './store.js';
+import type { NewMessage, QueueStore, SubmissionHolds } from './store.js';
 
 export interface FloodOptions {
   /** More than this many messages from one submitter within `windowMs` are held. */
@@ -60,76 +60,88 @@ export interface SubmitDeps {
 }
 
 /**
- * Decide the holds and insert. `recentBy` carries the flood counts of a group
- * commit: inside one transaction at one `now` nobody else can insert, so each
- * submitter's count is read once and then counted up, instead of re-scanning
- * the window (up to `flood.messages` index entries) for every message.
+ * Decide the holds and insert, in one write transaction (the store's own, or
+ * a savepoint of the caller's group): the policy reads run under the write
+ * lock, after the idempotency lookup (a repeat reads nothing), so no other
+ * process can insert between the flood count and the insert. `recentBy`
+ * carries a group's flood counts for a store that can only count
+ * (countSubmitted); one with floodReached() sees the group's inserts itself.
  */
 export function submitOne(deps: SubmitDeps, s: Submission, now: number, recentBy?: Map<string, number>): Decided {
   const { store, flood } = deps;
   const held: string[] = [];
   let holdReason: string | undefined;
-  const recent = Math.min(recentBy?.get(s.submitter) ?? store.countSubmitted(s.submitter, now - flood.windowMs, flood.messages), flood.messages);
-  if (recent >= flood.messages) {
-    holdReason = `${FLOOD_REASON_PREFIX}: ${s.submitter} queued ${recent} messages within ${Math.round(flood.windowMs / 60_000)} min (limits.flood.messages = ${flood.messages}); release with \`sendwell queue resume\` (R8)`;
-    held.push(holdReason);
-  }
+  let recent: number | undefined;
   const initialStates: Record<string, { state: 'held' | 'suppressed'; reason: string }> = {};
-  // Suppressed addresses are not sent to; the queue and the log say why (R1, R2).
-  for (const [addr, sup] of deps.suppression?.check(s.recipients, s.envelopeFrom, now) ?? []) {
-    initialStates[addr] = { state: 'suppressed', reason: `suppressed since ${new Date(sup.createdAt).toISOString().slice(0, 10)}: ${sup.reason} (sendwell suppress remove ${addr} to undo)` };
-  }
-  if (s.contentHash && !s.list && !holdReason) {
-    const reason = bulkHold(store, deps.bulk, s, now);
-    if (reason) {
-      for (const addr of s.recipients) initialStates[addr] ??= { state: 'held', reason };
-      held.push(reason);
+  const decide = (): SubmissionHolds => {
+    const since = now - flood.windowMs;
+    let reached: boolean;
+    if (store.floodReached) reached = store.floodReached(s.submitter, since, flood.messages);
+    else {
+      recent = Math.min(recentBy?.get(s.submitter) ?? store.countSubmitted(s.submitter, since, flood.messages), flood.messages);
+      reached = recent >= flood.messages;
     }
-  }
-  // A window of 0 turns the duplicate hold off (messages committed in one group share `now`).
-  if (s.contentHash && !holdReason && flood.duplicateWindowMs > 0) {
-    for (const addr of store.recentDuplicates(s.contentHash, s.recipients, now - flood.duplicateWindowMs)) {
-      if (initialStates[addr]) continue;
-      const reason = `identical message to <${addr}> already queued within ${Math.round(flood.duplicateWindowMs / 60_000)} min (limits.flood.duplicate_window); release with \`sendwell queue release ID\` if intended (R8)`;
-      initialStates[addr] = { state: 'held', reason };
-      held.push(reason);
+    if (reached) {
+      holdReason = `${FLOOD_REASON_PREFIX}: ${s.submitter} queued ${flood.messages} messages within ${Math.round(flood.windowMs / 60_000)} min (limits.flood.messages = ${flood.messages}); release with \`sendwell queue resume\` (R8)`;
+      held.push(holdReason);
     }
-  }
+    // Suppressed addresses are not sent to; the queue and the log say why (R1, R2).
+    for (const [addr, sup] of deps.suppression?.check(s.recipients, s.envelopeFrom, now) ?? []) {
+      initialStates[addr] = { state: 'suppressed', reason: `suppressed since ${new Date(sup.createdAt).toISOString().slice(0, 10)}: ${sup.reason} (sendwell suppress remove ${addr} to undo)` };
+    }
+    if (s.contentHash && !s.list && !holdReason) {
+      const reason = bulkHold(store, deps.bulk, s, now);
+      if (reason) {
+        for (const addr of s.recipients) initialStates[addr] ??= { state: 'held', reason };
+        held.push(reason);
+      }
+    }
+    // A window of 0 turns the duplicate hold off (messages committed in one group share `now`).
+    if (s.contentHash && !holdReason && flood.duplicateWindowMs > 0) {
+      for (const addr of store.recentDuplicates(s.contentHash, s.recipients, now - flood.duplicateWindowMs)) {
+        if (initialStates[addr]) continue;
+        const reason = `identical message to <${addr}> already queued within ${Math.round(flood.duplicateWindowMs / 60_000)} min (limits.flood.duplicate_window); release with \`sendwell queue release ID\` if intended (R8)`;
+        initialStates[addr] = { state: 'held', reason };
+        held.push(reason);
+      }
+    }
+    return { ...(holdReason ? { holdReason } : {}), ...(Object.keys(initialStates).length ? { initialStates } : {}) };
+  };
   let res;
   try {
-    res = store.enqueue(
-      {
-        raw: s.raw,
-        messageId: s.messageId,
-        envelopeFrom: s.envelopeFrom,
-        recipients: s.recipients,
-        submitter: s.submitter,
-        ...(s.idempotencyKey ? { idempotencyKey: s.idempotencyKey } : {}),
-        ...(s.contentHash ? { contentHash: s.contentHash } : {}),
-        ...(s.dsnEnvid ? { dsnEnvid: s.dsnEnvid } : {}),
-        ...(s.dsnNotify ? { dsnNotify: s.dsnNotify } : {}),
-        ...(s.dsnRet ? { dsnRet: s.dsnRet } : {}),
-        ...(s.list ? { list: s.list } : {}),
-        ...(holdReason ? { holdReason } : {}),
-        ...(Object.keys(initialStates).length ? { initialStates } : {}),
-      },
-      now,
-    );
+    // One shape, no spreads; empty optional fields are left out (stored as NULL) as before.
+    const msg: NewMessage = {
+      raw: s.raw,
+      messageId: s.messageId,
+      envelopeFrom: s.envelopeFrom,
+      recipients: s.recipients,
+      submitter: s.submitter,
+      idempotencyKey: s.idempotencyKey || undefined,
+      contentHash: s.contentHash || undefined,
+      dsnEnvid: s.dsnEnvid || undefined,
+      dsnNotify: s.dsnNotify || undefined,
+      dsnRet: s.dsnRet || undefined,
+      list: s.list || undefined,
+    };
+    res = store.enqueue(msg, now, decide);
   } catch (err) {
-    if (err instanceof SendwellError) throw err;
-    // Nothing was saved: the caller may try again (75).
-    throw new SendwellError('ECONFIG', `the message could not be queued in ${deps.stateDir}: ${(err as Error).message}`, {
-      temporary: true,
-      hint: 'check free disk space and that the state directory is writable; nothing was queued, so it is safe to try again',
-      cause: err,
-    });
+    throw notQueued(deps, err);
   }
-  recentBy?.set(s.submitter, recent + (res.existing ? 0 : 1));
   if (res.existing) return { queueId: res.id, existing: true, held: [], suppressed: [] };
-  const suppressed = Object.entries(initialStates)
-    .filter(([, st]) => st.state === 'suppressed')
-    .map(([addr, st]): [string, string] => [addr, st.reason]);
+  if (recent !== undefined) recentBy?.set(s.submitter, recent + 1);
+  const suppressed: Array<[string, string]> = [];
+  for (const addr in initialStates) if (initialStates[addr]!.state === 'suppressed') suppressed.push([addr, initialStates[addr]!.reason]);
   return { queueId: res.id, existing: false, held, ...(holdReason ? { holdReason } : {}), suppressed };
+}
+
+/** A store failure as the caller sees it: nothing was saved, so trying again is safe (75). */
+export function notQueued(deps: Pick<SubmitDeps, 'stateDir'>, err: unknown): SendwellError {
+  if (err instanceof SendwellError) return err;
+  return new SendwellError('ECONFIG', `the message could not be queued in ${deps.stateDir}: ${(err as Error).message}`, {
+    temporary: true,
+    hint: 'check free disk space and that the state directory is writable; nothing was queued, so it is safe to try again',
+    cause: err,
+  });
 }
 
 /**
@@ -149,11 +161,12 @@ function bulkHold(store: QueueStore, bulk: BulkDetection, s: Submission, now: nu
 /** The mail log events of a committed submission (none for an idempotent repeat). */
 export function submissionEvents(s: Submission, d: Decided, now: number): LogEvent[] {
   if (d.existing) return [];
-  return [
+  const events: LogEvent[] = [
     { event: 'enqueued', time: now, queueId: d.queueId, messageId: s.messageId, from: s.envelopeFrom, size: s.raw.length, nrcpt: s.recipients.length, submitter: s.submitter },
-    ...d.held.map((reason): LogEvent => ({ event: 'notice', time: now, queueId: d.queueId, level: 'warning', text: `held: ${reason}` })),
-    ...d.suppressed.map(([addr, reason]): LogEvent => ({ event: 'status', time: now, queueId: d.queueId, to: addr, status: 'suppressed', reason })),
   ];
+  for (const reason of d.held) events.push({ event: 'notice', time: now, queueId: d.queueId, level: 'warning', text: `held: ${reason}` });
+  for (const [addr, reason] of d.suppressed) events.push({ event: 'status', time: now, queueId: d.queueId, to: addr, status: 'suppressed', reason });
+  return events;
 }
 
 /** A SendwellError as plain data (for postMessage) and back. */

@@ -1,10 +1,10 @@
 import type { Database } from 'better-sqlite3';
-import type { EnqueueResult, NewMessage } from '../store.js';
+import type { EnqueueResult, NewMessage, SubmissionHolds } from '../store.js';
 import { newQueueId } from '../ids.js';
 import { formatNotify } from '../dsn-params.js';
 
 /** Insert a message and one row per recipient, or return the message an idempotency key already names. */
-export function enqueueOp(db: Database): (msg: NewMessage, now: number) => EnqueueResult {
+export function enqueueOp(db: Database): (msg: NewMessage, now: number, decide?: () => SubmissionHolds) => EnqueueResult {
   const byKey = db.prepare<[string], { id: string }>('SELECT id FROM message WHERE idempotency_key = ?');
   const idTaken = db.prepare<[string], { id: string }>('SELECT id FROM message WHERE id = ?');
   const insertMessage = db.prepare(
@@ -19,11 +19,15 @@ export function enqueueOp(db: Database): (msg: NewMessage, now: number) => Enque
     `INSERT INTO content_recipient (content_hash, address, last_at) VALUES (?, ?, ?)
      ON CONFLICT (content_hash, address) DO UPDATE SET last_at = excluded.last_at`,
   );
-  const run = db.transaction((msg: NewMessage, now: number): EnqueueResult => {
+  const run = db.transaction((msg: NewMessage, now: number, decide?: () => SubmissionHolds): EnqueueResult => {
     if (msg.idempotencyKey) {
       const found = byKey.get(msg.idempotencyKey);
       if (found) return { id: found.id, existing: true };
     }
+    // The policy checks' holds, decided under this transaction's write lock.
+    const holds = decide?.();
+    const holdReason = holds?.holdReason ?? msg.holdReason;
+    const initialStates = holds?.initialStates ?? msg.initialStates;
     // 30 random bits per millisecond: a clash is rare but possible in a burst, so draw again.
     let id = newQueueId(now);
     while (idTaken.get(id)) id = newQueueId(now);
@@ -43,9 +47,9 @@ export function enqueueOp(db: Database): (msg: NewMessage, now: number) => Enque
       list: msg.list ?? null,
     });
     for (const address of new Set(msg.recipients)) {
-      const initial = msg.initialStates?.[address];
-      const state = initial?.state ?? (msg.holdReason ? 'held' : 'queued');
-      const reason = initial?.reason ?? msg.holdReason ?? null;
+      const initial = initialStates?.[address];
+      const state = initial?.state ?? (holdReason ? 'held' : 'queued');
+      const reason = initial?.reason ?? holdReason ?? null;
       insertRecipient.run(id, address, address.slice(address.lastIndexOf('@') + 1).toLowerCase(), state, now, reason, now);
       // List mail has consent; suppressed addresses are not sent to: neither counts as mass mail.
       if (msg.contentHash && !msg.list && state !== 'suppressed') seen.run(msg.contentHash, address, now);
@@ -53,5 +57,5 @@ export function enqueueOp(db: Database): (msg: NewMessage, now: number) => Enque
     return { id, existing: false };
   });
   // IMMEDIATE: read (idempotency key) then write without a BUSY upgrade failure.
-  return (msg, now) => run.immediate(msg, now);
+  return (msg, now, decide) => run.immediate(msg, now, decide);
 }
