@@ -183,4 +183,7 @@ CREATE TABLE form_spent (
   ) WITHOUT ROWID;
   CREATE INDEX content_recipient_recent ON content_recipient (content_hash, last_at);
   `,
+  /* 7: one index page less written per enqueue: recipient_queue (queue_id) repeats the first column of UNIQUE (queue_id, address), which serves the same lookups */ `
+  DROP INDEX recipient_queue;
+  `,
 ];
