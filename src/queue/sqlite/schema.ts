@@ -192,4 +192,7 @@ CREATE TABLE form_spent (
   -- A bounce that quotes the submitter's own ENVID (sent on unchanged) finds its message.
   CREATE INDEX message_dsn_envid ON message (dsn_envid) WHERE dsn_envid IS NOT NULL;
   `,
+  /* 8: one index page less written per enqueue: recipient_queue (queue_id) repeats the first column of UNIQUE (queue_id, address), which serves the same lookups */ `
+  DROP INDEX recipient_queue;
+  `,
 ];
