@@ -223,11 +223,11 @@ export function storeContract(name: string, fresh: () => { open: () => QueueStor
       const plain = s.enqueue(msg({ messageId: '<p@example.test>' }), T0 + 1);
       const m = s.message(own.id)!;
       assert.deepEqual([m.dsnNotify, m.dsnRet, m.dsnEnvid, m.delayWarned], [['SUCCESS', 'DELAY'], 'HDRS', 'order-42', false]);
-      const d = s.forDelivery(own.id)!;
+      const d = s.forDeliveryMany([own.id], Number.MAX_SAFE_INTEGER).get(own.id)!;
       assert.deepEqual([d.dsnNotify, d.dsnRet, d.dsnEnvid], [['SUCCESS', 'DELAY'], 'HDRS', 'order-42']);
       const p = s.message(plain.id)!;
       assert.deepEqual([p.dsnNotify, p.dsnRet, p.dsnEnvid], [null, null, null]);
-      assert.deepEqual(s.forDelivery(plain.id)!.dsnNotify, null);
+      assert.deepEqual(s.forDeliveryMany([plain.id], Number.MAX_SAFE_INTEGER).get(plain.id)!.dsnNotify, null);
       assert.deepEqual(s.message(s.enqueue(msg({ messageId: '<n@example.test>', dsnNotify: ['NEVER'] }), T0).id)!.dsnNotify, ['NEVER']);
       const again = s.enqueue(msg({ messageId: '<a@example.test>', dsnEnvid: 'order-42' }), T0 + 2);
       assert.deepEqual(s.findByEnvid('order-42').map((x) => x.id), [own.id, again.id], 'oldest first');

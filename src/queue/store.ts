@@ -179,10 +179,8 @@ export interface QueueStore {
   findByMessageId(messageId: string): QueuedMessage[];
   /** Messages whose submitter gave this ENVID (sent on unchanged; a bounce quotes it), oldest first. */
   findByEnvid(envid: string): QueuedMessage[];
-  /** What a delivery attempt needs, in one read. */
-  forDelivery(queueId: string): DeliveryInfo | null;
   /**
-   * The same for a claimed round, in one read transaction (hot path); bodies
+   * What delivering a claimed round needs, in one read transaction (hot path); bodies
    * larger than `maxBodyBytes` are left out (`bodyLater`) to bound memory.
    */
   forDeliveryMany(queueIds: string[], maxBodyBytes: number): Map<string, DeliveryInfo>;

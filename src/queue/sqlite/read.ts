@@ -67,9 +67,6 @@ export function readOps(db: Database) {
     `SELECT EXISTS (SELECT 1 FROM recipient r JOIN message m ON m.id = r.queue_id
       WHERE m.content_hash = ? AND m.created_at >= ? AND r.address = ? AND r.state NOT IN ('cancelled','suppressed')) AS n`,
   );
-  const contentRcpts = db.prepare<[string, number, number], { address: string }>(
-    'SELECT address FROM content_recipient WHERE content_hash = ? AND last_at >= ? LIMIT ?',
-  );
   const byState = db.prepare<[], { state: RecipientState; n: number }>('SELECT state, COUNT(*) AS n FROM recipient GROUP BY state');
   const byId = db.prepare<[number], RecipientDbRow>(`SELECT ${RECIPIENT_COLUMNS} FROM recipient WHERE id = ?`);
   const byMessageId = db.prepare<[string], MessageDbRow>(`SELECT ${MESSAGE_COLUMNS} FROM message WHERE message_id = ? ORDER BY created_at`);
@@ -77,10 +74,6 @@ export function readOps(db: Database) {
   const nextDue = db.prepare<[], { t: number | null }>(`SELECT MIN(next_attempt_at) AS t FROM recipient WHERE state IN ('queued','deferred')`);
   return {
     body: (id: string): Buffer | null => body.get(id)?.raw ?? null,
-    forDelivery: (id: string): DeliveryInfo | null => {
-      const m = delivery.get(Number.MAX_SAFE_INTEGER, id);
-      return m ? toDelivery(m, Number.MAX_SAFE_INTEGER) : null;
-    },
     forDeliveryMany: (ids: string[], maxBodyBytes: number): Map<string, DeliveryInfo> => deliveryMany.deferred(ids, maxBodyBytes),
     message: (id: string): QueuedMessage | null => {
       const m = message.get(id);
@@ -92,7 +85,6 @@ export function readOps(db: Database) {
       pendingMessages.all().map((m) => ({ message: toMessage(m), recipients: recipients.all(m.id).map(toRecipient) })),
     countSubmitted: (submitter: string, since: number, atMost = Number.MAX_SAFE_INTEGER): number => submitted.get(submitter, since, atMost)?.n ?? 0,
     recentDuplicates: (hash: string, addresses: string[], since: number): string[] => addresses.filter((a) => (dup.get(hash, since, a)?.n ?? 0) > 0),
-    contentRecipients: (hash: string, since: number, atMost: number): string[] => contentRcpts.all(hash, since, atMost).map((r) => r.address),
     recipientById: (id: number): RecipientRow | null => {
       const r = byId.get(id);
       return r ? toRecipient(r) : null;
