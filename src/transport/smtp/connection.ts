@@ -65,6 +65,32 @@ function tlsInfoOf(sock: tls.TLSSocket): NonNullable<RelayInfo['tls']> {
   return info;
 }
 
+/**
+ * Writes made during one event-loop turn leave together at its end: the
+ * socket is corked on its first write in a turn and uncorked from
+ * setImmediate. With several connections to one relay, replies that arrive
+ * together are answered together, so the relay wakes once for several
+ * messages instead of once per message (smtp-sink, 8 connections: ~25% more
+ * messages per second; bench/drain.ts). It delays a write by one turn, never
+ * reorders: end() uncorks before its FIN (stream semantics), STARTTLS waits
+ * for the 220, which needs the command flushed.
+ */
+const corked = new Set<net.Socket>();
+
+function uncorkAll(): void {
+  for (const sock of corked) sock.uncork();
+  corked.clear();
+}
+
+export function writeCoalesced(sock: net.Socket, data: Buffer): void {
+  if (!corked.has(sock)) {
+    if (corked.size === 0) setImmediate(uncorkAll);
+    sock.cork();
+    corked.add(sock);
+  }
+  sock.write(data);
+}
+
 export class SmtpConnection {
   readonly host: string;
   readonly port: number;
@@ -247,7 +273,7 @@ export class SmtpConnection {
 
   write(data: Buffer): void {
     if (this.failure || this.socket.destroyed) return; // the next read reports the failure
-    this.socket.write(data);
+    writeCoalesced(this.socket, data);
   }
 
   /** Upgrade to TLS after a 220 reply to STARTTLS (RFC 3207). */
@@ -264,6 +290,7 @@ export class SmtpConnection {
     }
     if (this.failure) throw this.failureError({ phase: 'tls', command: 'STARTTLS', option: 'commandMs' });
     const plain = this.socket;
+    if (corked.delete(plain)) plain.uncork(); // nothing of the plain session may be left behind
     this.detach(plain);
     plain.on('error', () => {}); // errors surface on the TLS socket
     const secure = await new Promise<tls.TLSSocket>((resolve, reject) => {
