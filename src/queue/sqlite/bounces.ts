@@ -25,8 +25,8 @@ export function amendBouncedOp(db: Database) {
 export function dsnOps(db: Database) {
   const needing = db.prepare<[], MessageDbRow>(
     `SELECT ${MESSAGE_COLUMNS} FROM message m
-      WHERE dsn_sent = 0
-        AND EXISTS (SELECT 1 FROM recipient r WHERE r.queue_id = m.id AND r.state IN ('bounced','expired'))
+      WHERE m.id IN (SELECT queue_id FROM recipient WHERE state IN ('bounced','expired')) -- index recipient_failed
+        AND dsn_sent = 0
         AND NOT EXISTS (SELECT 1 FROM recipient r WHERE r.queue_id = m.id AND r.state IN ('queued','active','deferred','held'))
       ORDER BY created_at`,
   );

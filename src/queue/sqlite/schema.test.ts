@@ -8,7 +8,7 @@ import { DB_FILE, openSqliteStore } from './index.js';
 import { MIGRATIONS } from './schema.js';
 
 describe('queue database migrations', () => {
-  it('upgrades a queue written by schema 6 in place, keeping its mail (7: DSN columns, 8: recipient_queue dropped)', () => {
+  it('upgrades a queue written by schema 6 in place, keeping its mail (7: DSN columns, 8: recipient_queue dropped, 9: indexes for pending work)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'sendwell-migrate-'));
     const old = new Sqlite(join(dir, DB_FILE));
     old.pragma('journal_mode = WAL');
@@ -26,6 +26,11 @@ describe('queue database migrations', () => {
     assert.ok(!indexes.includes('recipient_queue'));
     // Lookups by message still use an index (UNIQUE (queue_id, address)).
     assert.match(db.prepare("EXPLAIN QUERY PLAN SELECT * FROM recipient WHERE queue_id = 'Q1'").all().map((r) => (r as { detail: string }).detail).join(';'), /USING INDEX sqlite_autoindex_recipient_1/);
+    // 9: the DSN scan starts from failed recipients, body purging from messages that still have a body.
+    const plan = (sql: string) => db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all().map((r) => (r as { detail: string }).detail).join(';');
+    assert.match(plan("SELECT id FROM message m WHERE m.id IN (SELECT queue_id FROM recipient WHERE state IN ('bounced','expired')) AND dsn_sent = 0"), /USING INDEX recipient_failed/);
+    assert.match(plan('SELECT id FROM message WHERE raw IS NOT NULL AND created_at < 5'), /USING INDEX message_body_kept/);
+    assert.deepEqual(db.prepare<[], { name: string }>("SELECT name FROM pragma_index_info('recipient_address')").all().map((r) => r.name), ['address']);
     db.close();
   });
 });
