@@ -12,7 +12,7 @@ import { fileMailLog } from '../queue/maillog.js';
 import { openSqliteStore } from '../queue/sqlite/index.js';
 import { readStdin } from './input.js';
 import type { Io } from './output.js';
-import { resolveStateDir } from './send.js';
+import { resolveStateDir } from './state-dir.js';
 import type { ResolvedConfig } from '../config/load.js';
 import type { IngestDeps } from '../bounce/ingest.js';
 

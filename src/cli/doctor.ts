@@ -3,7 +3,7 @@ import { EXIT } from '../errors.js';
 import { doctorToJSON, formatDoctor, runDoctor } from '../doctor/index.js';
 import { parseDuration } from '../config/units.js';
 import { SendwellError } from '../errors.js';
-import { resolveStateDir } from './send.js';
+import { resolveStateDir } from './state-dir.js';
 import type { Io } from './output.js';
 
 export interface DoctorFlags {

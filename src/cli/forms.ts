@@ -2,7 +2,7 @@
 import { EXIT, SendwellError } from '../errors.js';
 import { loadConfig } from '../config/load.js';
 import type { Io } from './output.js';
-import { resolveStateDir } from './send.js';
+import { resolveStateDir } from './state-dir.js';
 
 export interface FormsFlags {
   config?: string;

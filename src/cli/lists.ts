@@ -8,7 +8,7 @@ import { createMailer } from '../mailer.js';
 import type { SubscriptionStatus } from '../consent/store.js';
 import { decodeUtf8, readInput } from './input.js';
 import type { Io } from './output.js';
-import { resolveStateDir } from './send.js';
+import { resolveStateDir } from './state-dir.js';
 
 export interface ListsFlags {
   config?: string;

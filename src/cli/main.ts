@@ -3,10 +3,10 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { EXIT, SendwellError } from '../errors.js';
 import { PRESETS } from '../config/presets.js';
-import { configCommand, initCommand, lintCommand } from './commands.js';
 import { reportError, processIo, type Io } from './output.js';
-import { flushCommand, logCommand, queueCommand, workerCommand, type QueueFlags } from './queue.js';
-import { sendCommand, type SendFlags } from './send.js';
+// Each command's module is loaded when it runs: a start-up loads only commander and the command at hand.
+import type { QueueFlags } from './queue.js';
+import type { SendFlags } from './send.js';
 import type { ServeFlags } from './serve.js';
 import type { BounceFlags } from './bounce.js';
 import type { TokensFlags } from './tokens.js';
@@ -56,7 +56,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .option('--no-queue', 'deliver directly without queueing: on failure nothing is kept (exit 75 means try again)')
     .option('--list <name>', 'bulk mail to the list\'s consenting subscribers, one message each (with --to: only those, refusing any without consent) (R1)')
     .option('--json', 'machine-readable output on stdout')
-    .action(async (flags: SendFlags) => setExit(await sendCommand(flags, io)));
+    .action(async (flags: SendFlags) => setExit(await (await import('./send.js')).sendCommand(flags, io)));
 
   const stateDirOpt = () => new Option('--state-dir <dir>', 'queue directory (default: $SENDWELL_STATE_DIR, state_dir, ./.sendwell)');
 
@@ -69,7 +69,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .addOption(stateDirOpt())
     .option('--config <file>', 'config file')
     .option('--json', 'JSON lines (list) or JSON (show)')
-    .action(async (action: string, ids: string[], flags: QueueFlags) => setExit(await queueCommand(action, ids, flags, io)));
+    .action(async (action: string, ids: string[], flags: QueueFlags) => setExit(await (await import('./queue.js')).queueCommand(action, ids, flags, io)));
 
   program
     .command('flush')
@@ -78,7 +78,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .option('--config <file>', 'config file')
     .option('--relay <url>', 'relay URL, overrides [relay] url')
     .option('--json', 'machine-readable summary')
-    .action(async (flags: QueueFlags) => setExit(await flushCommand(flags, io)));
+    .action(async (flags: QueueFlags) => setExit(await (await import('./queue.js')).flushCommand(flags, io)));
 
   program
     .command('worker')
@@ -87,7 +87,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .option('--config <file>', 'config file')
     .option('--relay <url>', 'relay URL, overrides [relay] url')
     .option('--concurrency <n>', 'parallel SMTP sessions (default: [queue] concurrency)')
-    .action(async (flags: QueueFlags & { concurrency?: string }) => setExit(await workerCommand(flags, io)));
+    .action(async (flags: QueueFlags & { concurrency?: string }) => setExit(await (await import('./queue.js')).workerCommand(flags, io)));
 
   program
     .command('log')
@@ -97,7 +97,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .option('--id <queueId>', 'only this message')
     .option('--follow', 'keep printing new lines')
     .option('--json', 'JSON lines')
-    .action(async (flags: QueueFlags & { id?: string; follow?: boolean }) => setExit(await logCommand(flags, io)));
+    .action(async (flags: QueueFlags & { id?: string; follow?: boolean }) => setExit(await (await import('./queue.js')).logCommand(flags, io)));
 
   program
     .command('serve')
@@ -253,7 +253,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .argument('<file>', 'message file, - for stdin')
     .option('--config <file>', 'config file with [policy] settings')
     .option('--json', 'machine-readable output')
-    .action(async (file: string, flags: { json?: boolean; config?: string }) => setExit(await lintCommand(file, flags, io)));
+    .action(async (file: string, flags: { json?: boolean; config?: string }) => setExit(await (await import('./commands.js')).lintCommand(file, flags, io)));
 
   program
     .command('init')
@@ -263,7 +263,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .option('--from <address>', 'default From address')
     .option('--output <file>', 'where to write, - for stdout', 'sendwell.toml')
     .option('--force', 'overwrite an existing file')
-    .action((flags: { preset?: string; host?: string; from?: string; output: string; force?: boolean }) => setExit(initCommand(flags, io)));
+    .action(async (flags: { preset?: string; host?: string; from?: string; output: string; force?: boolean }) => setExit((await import('./commands.js')).initCommand(flags, io)));
 
   program
     .command('sendmail')
@@ -282,7 +282,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .option('--defaults', 'print the defaults instead')
     .option('--config <file>', 'config file')
     .option('--json', 'machine-readable output')
-    .action((flags: { defaults?: boolean; json?: boolean; config?: string }) => setExit(configCommand(flags, io)));
+    .action(async (flags: { defaults?: boolean; json?: boolean; config?: string }) => setExit((await import('./commands.js')).configCommand(flags, io)));
 
   return program;
 }

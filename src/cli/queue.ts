@@ -2,14 +2,15 @@
 import { existsSync, statSync, openSync, readSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
 import { EXIT, SendwellError } from '../errors.js';
-import { loadConfig, relayOptionsFromConfig, type ResolvedConfig } from '../config/load.js';
+// resolve.js, not load.js: zod is loaded only to explain a config error.
+import { loadConfigFast, relayOptionsFromConfig, type ResolvedConfig } from '../config/resolve.js';
 
 import { formatMailq, formatShow, mailqJson } from '../queue/inspect.js';
 import { formatLine, JSON_LOG_FILE, readEvents, type LogEvent } from '../queue/maillog.js';
 import { QueueService } from '../queue/service.js';
 import { QUEUE_ID } from '../queue/ids.js';
 import type { Io } from './output.js';
-import { resolveStateDir } from './send.js';
+import { resolveStateDir } from './state-dir.js';
 
 export interface QueueFlags {
   stateDir?: string;
@@ -19,8 +20,11 @@ export interface QueueFlags {
   all?: boolean;
 }
 
-export function openService(flags: QueueFlags, extra: { logStderr?: boolean; concurrency?: number; backlogThread?: boolean } = {}): { service: QueueService; config: ResolvedConfig } {
-  const config = loadConfig(flags.config ? { path: flags.config } : {});
+export async function openService(
+  flags: QueueFlags,
+  extra: { logStderr?: boolean; concurrency?: number; backlogThread?: boolean } = {},
+): Promise<{ service: QueueService; config: ResolvedConfig }> {
+  const config = await loadConfigFast(flags.config ? { path: flags.config } : {});
   const stateDir = resolveStateDir(flags.stateDir, config);
   const service = QueueService.fromConfig(config, stateDir, {
     ...(flags.relay ? { relay: { ...relayOptionsFromConfig(config), url: flags.relay } } : {}),
@@ -48,7 +52,7 @@ export async function queueCommand(action: string | undefined, ids: string[], fl
   if (!ACTIONS.includes(act)) {
     throw new SendwellError('EUSAGE', `unknown queue action ${JSON.stringify(action)}`, { hint: `one of: ${ACTIONS.join(', ')}` });
   }
-  const { service } = openService(flags);
+  const { service } = await openService(flags);
   const now = Date.now();
   try {
     const store = service.store;
@@ -93,7 +97,7 @@ export async function queueCommand(action: string | undefined, ids: string[], fl
 }
 
 export async function flushCommand(flags: QueueFlags, io: Io): Promise<number> {
-  const { service } = openService(flags, { backlogThread: true });
+  const { service } = await openService(flags, { backlogThread: true });
   try {
     service.worker.recover();
     const r = await service.worker.drain();
@@ -112,7 +116,7 @@ export async function workerCommand(flags: QueueFlags & { concurrency?: string }
   if (concurrency !== undefined && (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 100)) {
     throw new SendwellError('EUSAGE', `--concurrency ${flags.concurrency} is not a number from 1 to 100`, { hint: 'e.g. --concurrency 8' });
   }
-  const { service } = openService(flags, { logStderr: true, backlogThread: true, ...(concurrency ? { concurrency } : {}) });
+  const { service } = await openService(flags, { logStderr: true, backlogThread: true, ...(concurrency ? { concurrency } : {}) });
   const stop = new AbortController();
   const onSignal = () => stop.abort();
   process.once('SIGINT', onSignal);
@@ -129,7 +133,7 @@ export async function workerCommand(flags: QueueFlags & { concurrency?: string }
 }
 
 export async function logCommand(flags: QueueFlags & { id?: string; follow?: boolean }, io: Io): Promise<number> {
-  const config = loadConfig(flags.config ? { path: flags.config } : {});
+  const config = await loadConfigFast(flags.config ? { path: flags.config } : {});
   const stateDir = resolveStateDir(flags.stateDir, config);
   const print = (e: LogEvent) => io.stdout(`${flags.json ? JSON.stringify(e) : formatLine(e)}\n`);
   for (const e of readEvents(stateDir, flags.id)) print(e);

@@ -9,6 +9,7 @@ import { parseHeaderLine } from '../message/headers.js';
 import { buildReport, formatReport, reportToJSON } from '../policy/index.js';
 import { decodeUtf8, readInput } from './input.js';
 import { formatRecipients, type Io } from './output.js';
+import { resolveStateDir } from './state-dir.js';
 
 export interface SendFlags {
   from?: string;
@@ -37,9 +38,6 @@ export interface SendFlags {
 }
 
 /** --state-dir, SENDWELL_STATE_DIR, config state_dir, then ./.sendwell. */
-export function resolveStateDir(flag: string | undefined, config: ResolvedConfig, env: NodeJS.ProcessEnv = process.env): string {
-  return resolve(flag ?? env.SENDWELL_STATE_DIR ?? config.stateDir ?? '.sendwell');
-}
 
 export async function buildMail(flags: SendFlags): Promise<Mail> {
   if (flags.text !== undefined && flags.textFile !== undefined) {

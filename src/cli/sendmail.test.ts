@@ -8,7 +8,7 @@ import { SendwellError } from '../errors.js';
 import { resolveConfig, validateConfig, type ResolvedConfig } from '../config/load.js';
 import { formatDate } from '../message/compose.js';
 import { lintMessage, DEFAULT_POLICY } from '../policy/index.js';
-import { resolveStateDir } from './send.js';
+import { resolveStateDir } from './state-dir.js';
 import {
   DotLineScanner,
   isLocalSender,

@@ -3,7 +3,7 @@ import { EXIT } from '../errors.js';
 import { loadConfig } from '../config/load.js';
 import { Daemon, journalLogger } from '../server/daemon.js';
 import type { Io } from './output.js';
-import { resolveStateDir } from './send.js';
+import { resolveStateDir } from './state-dir.js';
 
 export interface ServeFlags {
   config?: string;

@@ -10,7 +10,7 @@ import { loadConfig } from '../config/load.js';
 import { DB_FILE } from '../queue/sqlite/index.js';
 import { Credentials, type TokenInfo } from '../server/credentials.js';
 import type { Io } from './output.js';
-import { resolveStateDir } from './send.js';
+import { resolveStateDir } from './state-dir.js';
 
 export interface TokensFlags {
   stateDir?: string;

@@ -12,7 +12,7 @@ import { loadConfig } from '../config/load.js';
 import { Credentials } from '../server/credentials.js';
 import { DB_FILE } from '../queue/sqlite/index.js';
 import type { Io } from './output.js';
-import { resolveStateDir } from './send.js';
+import { resolveStateDir } from './state-dir.js';
 
 export type UsersAction = 'add' | 'remove' | 'list';
 
