@@ -17,6 +17,8 @@ export interface DeliveryIo {
   /** Commit outcomes (one transaction); resolves with how many were applied. */
   complete(owner: string, now: number, completions: Completion[]): Promise<number>;
   close(): Promise<void>;
+  /** Settles once calls are served without a start-up wait (a thread's I/O); rejects if it cannot start. */
+  ready?: Promise<void>;
 }
 
 /**
@@ -61,14 +63,19 @@ export function threadIo(stateDir: string): DeliveryIo {
   const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: unknown) => void }>();
   let seq = 0;
   let dead: string | undefined;
+  let started: { resolve: () => void; reject: (e: Error) => void };
+  const ready = new Promise<void>((resolve, reject) => (started = { resolve, reject }));
+  ready.catch(() => {}); // also reported to the pending calls; a caller that never waits for it is fine
   const fail = (why: string) => {
     if (dead) return;
     dead = why;
+    started.reject(new Error(why));
     // Whatever was in flight may or may not be committed: like a crash, the leases expire and the rows are retried.
     for (const p of pending.values()) p.reject(new SendwellError('ECONFIG', `the queue I/O thread stopped (${why})`, { temporary: true, hint: 'run the queue again (sendwell flush)' }));
     pending.clear();
   };
-  thread.on('message', (m: IoReply) => {
+  thread.on('message', (m: IoReply | 'ready') => {
+    if (m === 'ready') return started.resolve();
     const p = pending.get(m.seq);
     if (!p) return;
     pending.delete(m.seq);
@@ -97,6 +104,7 @@ export function threadIo(stateDir: string): DeliveryIo {
     });
   };
   return {
+    ready,
     claim: (o) => call<ClaimRound>({ op: 'claim', o }),
     complete: (owner, now, completions) => call<number>({ op: 'complete', owner, now, completions }),
     close: async () => {

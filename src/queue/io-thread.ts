@@ -9,6 +9,7 @@ import { openSqliteStore } from './sqlite/index.js';
 import { errorToData } from './submit-core.js';
 
 const store = openSqliteStore((workerData as { stateDir: string }).stateDir);
+parentPort!.postMessage('ready');
 
 parentPort!.on('message', (req: IoRequest | 'close') => {
   if (req === 'close') {

@@ -6,6 +6,7 @@ import { after, describe, it } from 'node:test';
 import { simpleParser } from 'mailparser';
 import { freePort, smtpReply, startSmtpServer, type TestServer } from '../../test/helpers/smtp-server.js';
 import { createTransport } from '../transport/index.js';
+import { threadIo } from './delivery-io.js';
 import { fileMailLog, readEvents } from './maillog.js';
 import { postfixSchedule, tableSchedule } from './schedule.js';
 import { openSqliteStore } from './sqlite/index.js';
@@ -364,5 +365,58 @@ describe('Worker: delay warnings ([queue] delay_warning)', () => {
     }
     await worker.close();
     assert.equal(warnings(srv).length, 0);
+  });
+});
+
+describe('Worker: the backlog I/O thread', () => {
+  it('moves claims and commits to the thread once it is ready; until then they stay on the event loop', async () => {
+    const srv = await startSmtpServer();
+    servers.push(srv);
+    let ready = false;
+    let threadCalls = 0;
+    let early = 0;
+    const { dir, store, worker } = setup(srv.url('smtp', 'tls=never'), {
+      concurrency: 1, // claim rounds of 16: the first full one starts the thread
+      backlogIo: () => {
+        const io = threadIo(dir);
+        const count = () => (threadCalls++, ready ? undefined : early++);
+        return {
+          ready: io.ready!.then(() => void (ready = true)),
+          claim: (o) => (count(), io.claim(o)),
+          complete: (owner, now, c) => (count(), io.complete(owner, now, c)),
+          close: () => io.close(),
+        };
+      },
+    });
+    const ids = Array.from({ length: 120 }, (_, i) => enqueue(store, [`r${i}@example.test`]));
+    const r = await worker.drain();
+    await worker.close();
+    assert.equal(r.delivered, 120);
+    assert.equal(srv.messages.length, 120);
+    assert.ok(ids.every((id) => store.recipients(id)[0]!.state === 'delivered'));
+    assert.ok(ready, 'the thread started');
+    assert.ok(threadCalls > 0, 'the thread served claims and commits');
+    assert.equal(early, 0, 'nothing was sent to the thread before it was ready');
+  });
+
+  it('an I/O thread that cannot start leaves the store work on the event loop, with a warning', async () => {
+    const srv = await startSmtpServer();
+    servers.push(srv);
+    let used = 0;
+    const { dir, store, worker } = setup(srv.url('smtp', 'tls=never'), {
+      concurrency: 1,
+      backlogIo: () => ({
+        ready: Promise.reject(new Error('no threads here')),
+        claim: () => (used++, Promise.reject(new Error('unused'))),
+        complete: () => (used++, Promise.reject(new Error('unused'))),
+        close: async () => {},
+      }),
+    });
+    for (let i = 0; i < 40; i++) enqueue(store, [`r${i}@example.test`]);
+    const r = await worker.drain();
+    await worker.close();
+    assert.equal(r.delivered, 40);
+    assert.equal(used, 0);
+    assert.ok(readEvents(dir).some((e) => e.event === 'notice' && e.level === 'warning' && e.text.includes('queue I/O thread did not start (no threads here)')));
   });
 });

@@ -133,6 +133,7 @@ export class Worker {
   private relayVerified = false;
   private io: DeliveryIo;
   private ioIsBacklog = false;
+  private startingIo: DeliveryIo | undefined;
   private throttleMs = 0;
   private readonly delayWarnings: DelayWarnings | undefined;
 
@@ -156,12 +157,35 @@ export class Worker {
       this.metrics.rateLimitWaits += round.limited.length;
       this.recordCommitted(round.limited.map(({ row, outcome }) => ({ row, outcome, started: now })), round.limitedApplied, now);
     }
-    if (queueId === undefined && round.claimed >= limit && !this.ioIsBacklog && this.opts.backlogIo) {
-      // A backlog: from now on the store work runs beside the event loop.
-      this.io = this.opts.backlogIo();
-      this.ioIsBacklog = true;
-    }
+    if (queueId === undefined && round.claimed >= limit && !this.ioIsBacklog && this.opts.backlogIo) this.moveIo(this.opts.backlogIo());
     return round;
+  }
+
+  /**
+   * A backlog: the store work moves beside the event loop. It stays here until
+   * the new I/O is ready (a thread takes ~30 ms to start; sending meanwhile
+   * beats waiting), and for good if it cannot start.
+   */
+  private moveIo(io: DeliveryIo): void {
+    this.ioIsBacklog = true;
+    if (!io.ready) {
+      this.io = io;
+      return;
+    }
+    this.startingIo = io;
+    io.ready.then(
+      () => {
+        if (this.startingIo !== io) return;
+        this.startingIo = undefined;
+        this.io = io;
+      },
+      (err: unknown) => {
+        if (this.startingIo !== io) return;
+        this.startingIo = undefined;
+        this.opts.log.write({ event: 'notice', time: this.clock(), level: 'warning', text: `queue I/O thread did not start (${err instanceof Error ? err.message : String(err)}); the store work stays on the main thread` });
+        void io.close();
+      },
+    );
   }
 
   /**
@@ -317,10 +341,11 @@ export class Worker {
     await Promise.all(this.slots.map((t) => t.close().catch(() => {})));
     this.slots.length = 0;
     if (this.ioIsBacklog) {
-      const io = this.io;
+      const ios = [this.io, this.startingIo];
       this.io = directIo(this.store, this.opts.writeGate);
+      this.startingIo = undefined;
       this.ioIsBacklog = false;
-      await io.close();
+      await Promise.all(ios.map((io) => io?.close()));
     }
   }
 
