@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { SendwellError } from '../../errors.js';
-import { MAX_REPLY_LINE_OCTETS, ReplyParser, extractEnhancedStatus, makeReply } from './reply.js';
+import { MAX_REPLY_LINE_OCTETS, ReplyParser, extractEnhancedStatus, makeReply, makeReplyGeneral, type SmtpReply } from './reply.js';
 
 const parseAll = (text: string) => new ReplyParser().push(Buffer.from(text, 'utf8'));
 
@@ -95,6 +95,67 @@ describe('reply parser', () => {
         assert.equal(got[0]!.lines.length, lines.length);
       }),
       { numRuns: 300 },
+    );
+  });
+
+  it('property: the byte-level and one-line fast paths give what the string path gives, errors included, however the bytes are chunked', () => {
+    // The reference: each line decoded, matched and grouped as strings, replies built by makeReplyGeneral.
+    const reference = (wire: Buffer): SmtpReply[] | string => {
+      const out: SmtpReply[] = [];
+      let pending: { code: number; lines: string[] } | undefined;
+      const text = wire.toString('utf8');
+      const complete = text.slice(0, text.lastIndexOf('\n') + 1);
+      for (const raw of complete.split('\n').slice(0, -1)) {
+        const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
+        const m = /^([2-5]\d\d)([ -]|$)/.exec(line);
+        if (!m) return 'EPROTOCOL';
+        const code = Number(m[1]);
+        if (pending && pending.code !== code) return 'EPROTOCOL';
+        const lines = [...(pending?.lines ?? []), line.slice(4)];
+        if (m[2] === '-') pending = { code, lines };
+        else {
+          out.push(makeReplyGeneral(code, lines));
+          pending = undefined;
+        }
+      }
+      return out;
+    };
+    const piece = fc.oneof(
+      fc.constantFrom('250', '354', '421', '550', '199', '2x0', '25', '250-', '250 ', '251-'),
+      fc.constantFrom(' ', '-', '2.0.0 ', '5.7.1', '4.02.003 x', '2.0.0x ', 'Ok: queued as 4AbC', 'é ü', '\u0001\u007f', '\t', '\r\n', '\n', '\r'),
+      fc.stringMatching(/^[\x20-\x7e]{0,12}$/),
+    );
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 40 }), fc.array(fc.integer({ min: 1, max: 40 }), { maxLength: 8 }), (pieces, cuts) => {
+        const wire = Buffer.from(pieces.join(''), 'utf8');
+        const want = reference(wire);
+        const p = new ReplyParser();
+        const got: SmtpReply[] = [];
+        let at = 0;
+        try {
+          for (const c of [...cuts, wire.length]) {
+            const end = Math.min(wire.length, at + c);
+            got.push(...p.push(wire.subarray(at, end)));
+            at = end;
+            if (at >= wire.length) break;
+          }
+          if (at < wire.length) got.push(...p.push(wire.subarray(at)));
+        } catch (e) {
+          assert.ok(e instanceof SendwellError && e.code === 'EPROTOCOL');
+          assert.equal(want, 'EPROTOCOL');
+          return;
+        }
+        assert.deepEqual(got, want);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('property: makeReply of one line equals the general case', () => {
+    const text = fc.oneof(fc.string({ maxLength: 30 }), fc.constantFrom('2.0.0 Ok', '5.7.1', ' 4.4.1  x ', '2.1.5\u0001ok', '', '   ', '2.0.0\tx'));
+    fc.assert(
+      fc.property(fc.integer({ min: 200, max: 599 }), text, (code, t) => assert.deepEqual(makeReply(code, [t]), makeReplyGeneral(code, [t]))),
+      { numRuns: 2000 },
     );
   });
 });

@@ -60,8 +60,30 @@ function protocolError(message: string, line: string): SendwellError {
   });
 }
 
+// eslint-disable-next-line no-control-regex
+const HAS_CONTROL_RE = /[\u0000-\u0008\u000b-\u001f\u007f]/;
+
 /** Build an SmtpReply from its lines (code prefix already removed). */
 export function makeReply(code: number, rawTexts: string[]): SmtpReply {
+  // One line (every reply of a transaction): the general case below, without its arrays.
+  if (rawTexts.length === 1) {
+    let t = rawTexts[0]!;
+    if (HAS_CONTROL_RE.test(t)) t = sanitizeText(t);
+    const m = ENHANCED_RE.exec(t);
+    if (!m) {
+      const joined = t.trim();
+      return { code, lines: [t], full: joined === '' ? String(code) : `${code} ${joined}` };
+    }
+    const enhanced = `${m[1]}.${Number(m[2])}.${Number(m[3])}`;
+    const rest = t.slice(m[0].length).trimStart();
+    const joined = rest.trim();
+    return { code, lines: [rest], full: joined === '' ? `${code} ${enhanced}` : `${code} ${enhanced} ${joined}`, enhanced };
+  }
+  return makeReplyGeneral(code, rawTexts);
+}
+
+/** Any number of lines (exported to check the one-line path against it). */
+export function makeReplyGeneral(code: number, rawTexts: string[]): SmtpReply {
   const texts = rawTexts.map(sanitizeText);
   const enhanced = texts.length > 0 ? extractEnhancedStatus(texts[0]!) : undefined;
   const lines = enhanced
@@ -101,9 +123,8 @@ export class ReplyParser {
       }
       let end = nl;
       if (end > start && buf[end - 1] === 0x0d) end--;
-      const line = buf.subarray(start, end).toString('utf8');
+      const reply = this.lineAt(buf, start, end);
       start = nl + 1;
-      const reply = this.line(line);
       if (reply) out.push(reply);
     }
     buf = buf.subarray(start);
@@ -113,6 +134,22 @@ export class ReplyParser {
     // Copy so a small remainder does not pin a large socket buffer.
     this.partial = buf.length ? Buffer.from(buf) : Buffer.alloc(0);
     return out;
+  }
+
+  /** The line buf[start, end): code and separator read from the bytes, only the text decoded. */
+  private lineAt(buf: Buffer, start: number, end: number): SmtpReply | undefined {
+    const n = end - start;
+    const c0 = buf[start]!;
+    const c1 = buf[start + 1]!;
+    const c2 = buf[start + 2]!;
+    const sep = n > 3 ? buf[start + 3]! : 0x20;
+    const wellFormed = n >= 3 && c0 >= 0x32 && c0 <= 0x35 && c1 >= 0x30 && c1 <= 0x39 && c2 >= 0x30 && c2 <= 0x39 && (sep === 0x20 || sep === 0x2d);
+    const code = (c0 - 0x30) * 100 + (c1 - 0x30) * 10 + (c2 - 0x30);
+    // Anything unusual takes the string path, which names the problem.
+    if (!wellFormed || (this.pendingCode !== undefined && this.pendingCode !== code)) return this.line(buf.toString('utf8', start, end));
+    const text = n > 4 ? buf.toString('utf8', start + 4, end) : '';
+    if (sep === 0x2d || this.pendingLines.length > 0) return this.line(`${code}${sep === 0x2d ? '-' : ' '}${text}`);
+    return makeReply(code, [text]);
   }
 
   private line(line: string): SmtpReply | undefined {
