@@ -40,7 +40,20 @@ export type LogEvent =
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 
+// A drain logs thousands of lines per second: format each second once.
+let stampSecond = Number.NaN;
+let stamp = '';
+
 function syslogTime(t: number): string {
+  const second = Math.floor(t / 1000);
+  if (second !== stampSecond) {
+    stamp = formatSyslogTime(t);
+    stampSecond = second;
+  }
+  return stamp;
+}
+
+function formatSyslogTime(t: number): string {
   const d = new Date(t);
   const p = (n: number) => String(n).padStart(2, '0');
   return `${MONTHS[d.getMonth()]} ${String(d.getDate()).padStart(2, ' ')} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;

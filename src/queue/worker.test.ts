@@ -370,7 +370,11 @@ describe('Worker: delay warnings ([queue] delay_warning)', () => {
 
 describe('Worker: the backlog I/O thread', () => {
   it('moves claims and commits to the thread once it is ready; until then they stay on the event loop', async () => {
-    const srv = await startSmtpServer();
+    // The switch is held until the relay has 30 messages, so it falls mid-drain however fast or loaded the machine is.
+    let received = 0;
+    let opened: () => void = () => {};
+    const gate = new Promise<void>((resolve) => (opened = resolve));
+    const srv = await startSmtpServer({ onData: () => void (++received === 30 && opened()) });
     servers.push(srv);
     let ready = false;
     let threadCalls = 0;
@@ -381,7 +385,7 @@ describe('Worker: the backlog I/O thread', () => {
         const io = threadIo(dir);
         const count = () => (threadCalls++, ready ? undefined : early++);
         return {
-          ready: io.ready!.then(() => void (ready = true)),
+          ready: Promise.all([io.ready, gate]).then(() => void (ready = true)),
           claim: (o) => (count(), io.claim(o)),
           complete: (owner, now, c) => (count(), io.complete(owner, now, c)),
           close: () => io.close(),

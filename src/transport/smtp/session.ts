@@ -471,7 +471,9 @@ export class SmtpSession {
     if (ahead && 2 + ahead.rcpts.length <= PIPELINE_MAX_COMMANDS) {
       const lines = [ahead.mailStep, ...ahead.rcpts, ahead.dataStep].map((st) => st.line);
       this.params.trace?.(`C: (pipelined with the next message) ${lines.join(' | ')}`);
-      this.conn.write(Buffer.concat([data, Buffer.from(lines.map((l) => `${l}\r\n`).join(''), 'utf8')]));
+      // Two writes, one segment: the connection corks within a turn (connection.ts), so no copy of the data is made.
+      this.conn.write(data);
+      this.conn.write(Buffer.from(lines.map((l) => `${l}\r\n`).join(''), 'utf8'));
       this.prefetched = ahead;
     } else {
       this.conn.write(data);

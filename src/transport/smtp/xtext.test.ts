@@ -22,6 +22,13 @@ describe('xtext (RFC 3461)', () => {
       { numRuns: 500 },
     );
   });
+  it('property: printable ASCII (addresses, IDs) is encoded as the octet-by-octet rule says', () => {
+    const byRule = (v: string) => [...Buffer.from(v, 'utf8')].map((b) => (b >= 0x21 && b <= 0x7e && b !== 0x2b && b !== 0x3d ? String.fromCharCode(b) : `+${b.toString(16).toUpperCase().padStart(2, '0')}`)).join('');
+    fc.assert(
+      fc.property(fc.stringMatching(/^[\x20-\x7e]{0,30}$/), (s) => assert.equal(xtextEncode(s), byRule(s))),
+      { numRuns: 500 },
+    );
+  });
   it('refuses malformed xtext', () => {
     assert.throws(() => xtextDecode('a+4'), RangeError);
     assert.throws(() => xtextDecode('a b'), RangeError);

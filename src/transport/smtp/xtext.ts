@@ -4,7 +4,11 @@
  * (upper-case hex). Non-ASCII input is encoded octet by octet as UTF-8.
  */
 
+/** Printable ASCII other than `+` and `=`: such a value is its own xtext (the common case, e.g. addresses). */
+const XCHARS_ONLY = /^[\x21-\x2a\x2c-\x3c\x3e-\x7e]*$/;
+
 export function xtextEncode(value: string): string {
+  if (XCHARS_ONLY.test(value)) return value;
   let out = '';
   for (const byte of Buffer.from(value, 'utf8')) {
     if (byte >= 0x21 && byte <= 0x7e && byte !== 0x2b && byte !== 0x3d) out += String.fromCharCode(byte);
