@@ -239,9 +239,20 @@ export class Worker {
     await Promise.all(
       Array.from({ length: concurrency }, async (_, slot) => {
         // Several messages in flight per connection: the transport pipelines the next
-        // transaction behind the current message's data (RFC 2920).
-        const inflight = new Set<Promise<void>>();
+        // transaction behind the current message's data (RFC 2920). A finished one
+        // wakes the loop (a counter, not a Promise.race over the set per message).
+        let active = 0;
+        const failure: { err?: unknown; failed?: true } = {};
+        let wake: (() => void) | undefined;
+        const finished = () => {
+          active--;
+          const w = wake;
+          wake = undefined;
+          w?.();
+        };
+        const oneFinished = () => new Promise<void>((resolve) => (wake = resolve));
         for (;;) {
+          if (failure.failed) throw failure.err;
           if (queue.length < lowWater && !exhausted) {
             const r = refill();
             if (queue.length === 0) await r;
@@ -252,11 +263,15 @@ export class Worker {
             if (refilling) await refilling;
             continue; // everything claimed was rate limited; claim again
           }
-          const p: Promise<void> = this.deliverRows(slot, group).finally(() => inflight.delete(p));
-          inflight.add(p);
-          if (inflight.size >= IN_FLIGHT_PER_CONNECTION) await Promise.race(inflight);
+          active++;
+          this.deliverRows(slot, group).then(finished, (err: unknown) => {
+            if (!failure.failed) Object.assign(failure, { failed: true, err });
+            finished();
+          });
+          if (active >= IN_FLIGHT_PER_CONNECTION) await oneFinished();
         }
-        await Promise.all(inflight);
+        while (active > 0) await oneFinished();
+        if (failure.failed) throw failure.err;
       }),
     );
     await this.flush();

@@ -143,7 +143,10 @@ export class SmtpTransport implements Transport {
 
   private async sendNow(envelope: Envelope, raw: Buffer, next?: () => { envelope: Envelope; raw: Buffer } | undefined): Promise<TransportResult> {
     this.clearIdle();
-    let { session, reused } = await this.acquire();
+    // This send's commands already went out behind the last message: no await (and no tick) to get the session.
+    const pipelined = this.session && !this.session.closed && this.session.prefetched ? this.session : undefined;
+    if (pipelined) this.session = undefined;
+    let { session, reused } = pipelined ? { session: pipelined, reused: true } : await this.acquire();
     try {
       let result: TransportResult;
       try {
