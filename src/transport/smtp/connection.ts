@@ -230,6 +230,11 @@ export class SmtpConnection {
     return closedError(net);
   }
 
+  /** A reply that arrived already (pipelined replies come together), without a promise; else undefined. */
+  takeQueued(): SmtpReply | undefined {
+    return this.replies.shift();
+  }
+
   /** Read the next reply. Rejects with ETIMEDOUT/ECONNECTION/EPROTOCOL. */
   read(timeoutMs: number, ctx: ReadContext): Promise<SmtpReply> {
     const queued = this.replies.shift();

@@ -418,7 +418,8 @@ export class SmtpSession {
         const batch = steps.slice(i, i + PIPELINE_MAX_COMMANDS);
         if (!(prefetched && i === 0)) this.conn.writeLines(batch.map((s) => s.line));
         for (const s of batch) {
-          const reply = await this.read(s.phase, s.command);
+          // The replies to a pipelined batch mostly arrive in one segment: take those without a tick each.
+          const reply = this.conn.takeQueued() ?? (await this.read(s.phase, s.command));
           replies.push(reply);
           if (replies.length === 1) this.mailAnswered = true;
           // 421: the server closes the connection now; report its reply, not the closed socket.
