@@ -3,11 +3,15 @@
  * nothing else listens on (smtp-sink binds with SO_REUSEPORT, so a stale
  * listener would silently take half the connections: refuse to start then).
  * `-c` makes it print a running `sess=… quit=… mesg=N` counter, which is how
- * a run proves the receiver got every message.
+ * a run proves the receiver got every message. The counter goes to a file
+ * and is read when asked: through a pipe, this process would wake for every
+ * message and take CPU from the client being measured on a 2-core machine.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, mkdtempSync, openSync, readSync, rmSync } from 'node:fs';
 import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 export const SMTP_SINK = process.env.SMTP_SINK ?? '/usr/sbin/smtp-sink';
 
@@ -50,16 +54,18 @@ export async function startSink(backlog = 1024): Promise<Sink> {
   }
   if (port === 0) throw new Error('no free port for smtp-sink');
   const args = [...(process.getuid?.() === 0 ? ['-u', 'nobody'] : []), '-c', `127.0.0.1:${port}`, String(backlog)];
-  const child: ChildProcess = spawn(SMTP_SINK, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let count = 0;
-  let tail = '';
+  const scratch = mkdtempSync(join(tmpdir(), 'swbench-sink-'));
+  const out = openSync(join(scratch, 'counter'), 'w+');
+  const child: ChildProcess = spawn(SMTP_SINK, args, { stdio: ['ignore', out, 'pipe'] });
   let stderr = '';
-  child.stdout!.setEncoding('latin1');
-  child.stdout!.on('data', (d: string) => {
-    tail = (tail + d).slice(-200);
-    const all = [...tail.matchAll(/mesg=(\d+)/g)];
-    if (all.length) count = Number(all[all.length - 1]![1]);
-  });
+  /** The last `mesg=N` the sink wrote (its counter lines end in CR). */
+  const count = (): number => {
+    const size = fstatSync(out).size;
+    const tail = Buffer.alloc(Math.min(size, 200));
+    readSync(out, tail, 0, tail.length, size - tail.length);
+    const all = [...tail.toString('latin1').matchAll(/mesg=(\d+)/g)];
+    return all.length ? Number(all[all.length - 1]![1]) : 0;
+  };
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   const deadline = Date.now() + 5000;
   while (!(await listening(port))) {
@@ -69,11 +75,11 @@ export async function startSink(backlog = 1024): Promise<Sink> {
   const sink: Sink = {
     port,
     url: `smtp://127.0.0.1:${port}`,
-    messages: () => count,
+    messages: count,
     async waitFor(n, timeoutMs) {
       const end = Date.now() + timeoutMs;
-      while (count < n && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
-      return count;
+      while (count() < n && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+      return count();
     },
     async stop() {
       if (child.exitCode === null) {
@@ -81,7 +87,12 @@ export async function startSink(backlog = 1024): Promise<Sink> {
         child.kill('SIGTERM');
         await exited;
       }
-      return count;
+      const n = count();
+      // messages() stays answerable after stop (the counter is kept in memory from here).
+      sink.messages = () => n;
+      closeSync(out);
+      rmSync(scratch, { recursive: true, force: true });
+      return n;
     },
   };
   return sink;
