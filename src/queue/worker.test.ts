@@ -370,11 +370,19 @@ describe('Worker: delay warnings ([queue] delay_warning)', () => {
 
 describe('Worker: the backlog I/O thread', () => {
   it('moves claims and commits to the thread once it is ready; until then they stay on the event loop', async () => {
-    // The switch is held until the relay has 30 messages, so it falls mid-drain however fast or loaded the machine is.
+    // The switch is held until the relay has 30 messages, and the relay holds the 31st until the thread is up:
+    // the switch falls mid-drain however fast or loaded the machine is.
     let received = 0;
     let opened: () => void = () => {};
     const gate = new Promise<void>((resolve) => (opened = resolve));
-    const srv = await startSmtpServer({ onData: () => void (++received === 30 && opened()) });
+    let threadUp: Promise<unknown> = gate;
+    const srv = await startSmtpServer({
+      onData: async () => {
+        if (++received === 30) opened();
+        if (received > 30) await threadUp;
+        return undefined;
+      },
+    });
     servers.push(srv);
     let ready = false;
     let threadCalls = 0;
@@ -383,6 +391,7 @@ describe('Worker: the backlog I/O thread', () => {
       concurrency: 1, // claim rounds of 16: the first full one starts the thread
       backlogIo: () => {
         const io = threadIo(dir);
+        threadUp = io.ready!;
         const count = () => (threadCalls++, ready ? undefined : early++);
         return {
           ready: Promise.all([io.ready, gate]).then(() => void (ready = true)),
