@@ -73,9 +73,15 @@ export async function startSink(backlog = 1024): Promise<Sink> {
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   const deadline = Date.now() + 5000;
   while (!(await listening(port))) {
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`smtp-sink did not start: ${stderr}`);
+    if (child.exitCode !== null || Date.now() > deadline) {
+      child.kill('SIGKILL');
+      closeSync(out);
+      rmSync(scratch, { recursive: true, force: true });
+      throw new Error(`smtp-sink did not start: ${stderr}`);
+    }
     await new Promise((r) => setTimeout(r, 20));
   }
+  let stopped: number | undefined;
   const sink: Sink = {
     port,
     url: `smtp://127.0.0.1:${port}`,
@@ -86,14 +92,17 @@ export async function startSink(backlog = 1024): Promise<Sink> {
       return count();
     },
     async stop() {
+      if (stopped !== undefined) return stopped;
       if (child.exitCode === null) {
         const exited = new Promise((r) => child.once('exit', r));
         child.kill('SIGTERM');
         await exited;
       }
       const n = count();
-      // messages() stays answerable after stop (the counter is kept in memory from here).
+      // messages() and waitFor() stay answerable after stop (the counter is kept in memory from here).
+      stopped = n;
       sink.messages = () => n;
+      sink.waitFor = async () => n;
       closeSync(out);
       rmSync(scratch, { recursive: true, force: true });
       return n;

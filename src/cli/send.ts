@@ -1,5 +1,5 @@
 /** `sendwell send`: compose, lint and send one mail. */
-import { basename, resolve } from 'node:path';
+import { basename } from 'node:path';
 import { EXIT, isUnknownUser, SendwellError } from '../errors.js';
 import { loadConfig, type ResolvedConfig } from '../config/load.js';
 import { resolvePassword } from '../transport/secrets.js';
@@ -36,8 +36,6 @@ export interface SendFlags {
   idempotencyKey?: string;
   list?: string;
 }
-
-/** --state-dir, SENDWELL_STATE_DIR, config state_dir, then ./.sendwell. */
 
 export async function buildMail(flags: SendFlags): Promise<Mail> {
   if (flags.text !== undefined && flags.textFile !== undefined) {

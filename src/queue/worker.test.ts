@@ -432,4 +432,21 @@ describe('Worker: the backlog I/O thread', () => {
     assert.equal(used, 0);
     assert.ok(readEvents(dir).some((e) => e.event === 'notice' && e.level === 'warning' && e.text.includes('queue I/O thread did not start (no threads here)')));
   });
+
+  it('nor does one that throws when started: the round already claimed is still sent', async () => {
+    const srv = await startSmtpServer();
+    servers.push(srv);
+    const { dir, store, worker } = setup(srv.url('smtp', 'tls=never'), {
+      concurrency: 1,
+      backlogIo: () => {
+        throw new Error('ERR_WORKER_INIT_FAILED');
+      },
+    });
+    const ids = Array.from({ length: 40 }, (_, i) => enqueue(store, [`r${i}@example.test`]));
+    const r = await worker.drain();
+    await worker.close();
+    assert.equal(r.delivered, 40);
+    assert.ok(ids.every((id) => store.recipients(id)[0]!.state === 'delivered'));
+    assert.ok(readEvents(dir).some((e) => e.event === 'notice' && e.level === 'warning' && e.text.includes('queue I/O thread did not start (ERR_WORKER_INIT_FAILED)')));
+  });
 });

@@ -157,7 +157,7 @@ export class Worker {
       this.metrics.rateLimitWaits += round.limited.length;
       this.recordCommitted(round.limited.map(({ row, outcome }) => ({ row, outcome, started: now })), round.limitedApplied, now);
     }
-    if (queueId === undefined && round.claimed >= limit && !this.ioIsBacklog && this.opts.backlogIo) this.moveIo(this.opts.backlogIo());
+    if (queueId === undefined && round.claimed >= limit && !this.ioIsBacklog && this.opts.backlogIo) this.moveIo(this.opts.backlogIo);
     return round;
   }
 
@@ -166,8 +166,18 @@ export class Worker {
    * the new I/O is ready (a thread takes ~30 ms to start; sending meanwhile
    * beats waiting), and for good if it cannot start.
    */
-  private moveIo(io: DeliveryIo): void {
+  private moveIo(start: () => DeliveryIo): void {
     this.ioIsBacklog = true;
+    const stayHere = (err: unknown) =>
+      this.opts.log.write({ event: 'notice', time: this.clock(), level: 'warning', text: `queue I/O thread did not start (${err instanceof Error ? err.message : String(err)}); the store work stays on the main thread` });
+    let io: DeliveryIo;
+    try {
+      io = start();
+    } catch (err) {
+      // The round just claimed is still ours to send: only the move is given up.
+      stayHere(err);
+      return;
+    }
     if (!io.ready) {
       this.io = io;
       return;
@@ -182,8 +192,8 @@ export class Worker {
       (err: unknown) => {
         if (this.startingIo !== io) return;
         this.startingIo = undefined;
-        this.opts.log.write({ event: 'notice', time: this.clock(), level: 'warning', text: `queue I/O thread did not start (${err instanceof Error ? err.message : String(err)}); the store work stays on the main thread` });
-        void io.close();
+        stayHere(err);
+        io.close().catch(() => {});
       },
     );
   }

@@ -195,11 +195,11 @@ CREATE TABLE form_spent (
   /* 8: one index page less written per enqueue: recipient_queue (queue_id) repeats the first column of UNIQUE (queue_id, address), which serves the same lookups */ `
   DROP INDEX recipient_queue;
   `,
-  /* 9: work that runs on every flush and start-up stays proportional to what is pending, not to the history kept */ `
+  /* 9: work that runs on every flush and start-up no longer scans every message kept */ `
   -- Every claim and outcome rewrote this index's entry through updated_at, which no query reads.
   DROP INDEX recipient_address;
   CREATE INDEX recipient_address ON recipient (address);
-  -- Messages that may need a delivery status notification: found from their failed recipients, not by scanning every message.
+  -- Messages that may need a delivery status notification: found from failed recipients (few, next to all kept), not by scanning every message.
   CREATE INDEX recipient_failed ON recipient (queue_id) WHERE state IN ('bounced','expired');
   -- Purging delivered bodies looks only at messages that still have one.
   CREATE INDEX message_body_kept ON message (created_at) WHERE raw IS NOT NULL;

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, describe, it } from 'node:test';
-import { writeCoalesced } from './connection.js';
+import { SmtpConnection, writeCoalesced } from './connection.js';
 
 interface Received {
   chunks: Buffer[];
@@ -104,5 +104,14 @@ describe('writes coalesced per event-loop turn', () => {
     b.end();
     const got = await Promise.race([Promise.all(srv.conns.map((c) => c.ended)), new Promise<Buffer[]>((r) => setTimeout(() => r([]), 5000).unref())]);
     assert.deepEqual(got.map(String).sort(), ['', 'kept\r\n']);
+  });
+
+  it('SmtpConnection.destroy() right after a write still sends it (a QUIT before closing)', async () => {
+    const srv = await recorder();
+    const conn = await SmtpConnection.connect({ host: '127.0.0.1', port: srv.port, connectMs: 2000 });
+    await srv.accepted(1);
+    conn.writeLine('QUIT');
+    conn.destroy();
+    assert.equal(String(await srv.conns[0]!.ended), 'QUIT\r\n');
   });
 });

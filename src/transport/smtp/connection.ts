@@ -341,6 +341,8 @@ export class SmtpConnection {
 
   destroy(): void {
     if (!this.failure) this.failure = { kind: 'closed' };
+    // What this turn wrote (a QUIT) still goes out first, as it did before writes were held.
+    if (corked.delete(this.socket)) this.socket.uncork();
     this.socket.destroy();
   }
 }
