@@ -66,12 +66,13 @@ export function threadIo(stateDir: string): DeliveryIo {
   let started: { resolve: () => void; reject: (e: Error) => void };
   const ready = new Promise<void>((resolve, reject) => (started = { resolve, reject }));
   ready.catch(() => {}); // also reported to the pending calls; a caller that never waits for it is fine
+  const stopped = (why: string) => new SendwellError('ECONFIG', `the queue I/O thread stopped (${why})`, { temporary: true, hint: 'run the queue again (sendwell flush)' });
   const fail = (why: string) => {
     if (dead) return;
     dead = why;
     started.reject(new Error(why));
     // Whatever was in flight may or may not be committed: like a crash, the leases expire and the rows are retried.
-    for (const p of pending.values()) p.reject(new SendwellError('ECONFIG', `the queue I/O thread stopped (${why})`, { temporary: true, hint: 'run the queue again (sendwell flush)' }));
+    for (const p of pending.values()) p.reject(stopped(why));
     pending.clear();
   };
   thread.on('message', (m: IoReply | 'ready') => {
@@ -95,7 +96,7 @@ export function threadIo(stateDir: string): DeliveryIo {
   thread.on('error', (err) => fail(err.message));
   const exited = new Promise<void>((res) => thread.once('exit', (code) => (fail(`exit ${code}`), res())));
   const call = <T>(req: IoCall): Promise<T> => {
-    if (dead) return Promise.reject(new SendwellError('ECONFIG', `the queue I/O thread stopped (${dead})`, { temporary: true, hint: 'run the queue again (sendwell flush)' }));
+    if (dead) return Promise.reject(stopped(dead));
     const s = ++seq;
     return new Promise<T>((resolve, reject) => {
       pending.set(s, { resolve: resolve as (v: unknown) => void, reject });

@@ -88,9 +88,10 @@ export function formatEvent(e: LogEvent): string {
 
 /** The full line as written to mail.log. */
 // Read once, as syslog does: os.hostname() is a system call, and the worker writes a line per attempt.
-let shortHost: string | undefined;
+let cachedHost: string | undefined;
+const shortHost = (): string => (cachedHost ??= hostname().split('.')[0]!);
 
-export function formatLine(e: LogEvent, host = (shortHost ??= hostname().split('.')[0]!), pid = process.pid, program = 'sendwell/qmgr'): string {
+export function formatLine(e: LogEvent, host = shortHost(), pid = process.pid, program = 'sendwell/qmgr'): string {
   return linePrefix(e, host, pid, program) + formatEvent(e);
 }
 
@@ -137,7 +138,7 @@ export function fileMailLog(stateDir: string, opts: FileMailLogOptions = {}): Ma
   let fds: [number, number] | undefined;
   const open = (): [number, number] => (fds ??= [openSync(join(stateDir, LOG_FILE), 'a', 0o640), openSync(join(stateDir, JSON_LOG_FILE), 'a', 0o640)]);
   const syslog = opts.syslog ? syslogSink(opts.syslog) : undefined;
-  const host = hostname().split('.')[0];
+  const host = shortHost();
   return {
     write(e) {
       const t = formatEvent(e);
